@@ -1,0 +1,65 @@
+"""The command line: parse options, call one library function, print its result or its errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import CoalitionError, DataError
+
+ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                    show_default=True, help="The folder that holds letters/, signatories/ and styles/.")
+OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
+                   show_default=True, help="Where the built bundles are written.")
+CAMPAIGN = click.argument("campaign")
+
+
+def report_errors(function):
+    """Print a CoalitionError as the user's to fix (no traceback) and exit 1."""
+
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except DataError as error:
+            for problem in error.problems:
+                click.echo(f"error: {problem}", err=True)
+            count = len(error.problems)
+            click.echo(f"{count} problem{'s' if count > 1 else ''} found; nothing was written.", err=True)
+        except CoalitionError as error:
+            click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+
+    wrapper.__name__, wrapper.__doc__ = function.__name__, function.__doc__
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="coalition-letters")
+def main():
+    """Coalition letters: one letter, many organisations, every official, every language."""
+
+
+@main.command()
+@CAMPAIGN
+@ROOT
+@OUT
+@report_errors
+def build(campaign, root, out):
+    """Build every recipient's letters for CAMPAIGN into OUT/CAMPAIGN/."""
+    from .pipeline import build as build_campaign
+
+    click.echo(build_campaign(campaign, root=root, out=out).summary())
+
+
+@main.command()
+@CAMPAIGN
+@ROOT
+@report_errors
+def check(campaign, root):
+    """Check CAMPAIGN's data and letters, reporting every problem at once; writes nothing."""
+    from .pipeline import check as check_campaign
+
+    letters = check_campaign(campaign, root=root)
+    click.echo(f"{campaign}: no problems found ({letters} letters to build).")

@@ -1,0 +1,279 @@
+"""Stage 2, compose: each language's Markdown becomes safe HTML, footnotes inline at their calls, citations resolved.
+
+Markdown footnotes are endnotes (a call plus a list at the end); WeasyPrint prints a footnote where an element with
+`float: footnote` stands. So each note's content is rendered into a <span class="footnote"> at its call and the
+list is dropped. A footnote cites the shared reference library as [@key] (title and URL), [@key|title] or
+[@key|url].
+"""
+
+from __future__ import annotations
+
+import re
+from html import escape
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from mdit_py_plugins.footnote import footnote_plugin
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from .errors import Problems
+from .model import Campaign, Letter, LetterSource
+
+CITATION = re.compile(r"\[@([a-z0-9]+(?:[-.][a-z0-9]+)*)(?:\|(title|url))?\]")
+UNDEFINED_FOOTNOTE = re.compile(r"\[\^([^\]\s]+)\]")
+FOOTNOTE_DEFINITION = re.compile(r" {0,3}\[\^([^\]\s]+)\]:")
+ALLOWED_LINK = re.compile(r"(?:https?:|mailto:)", re.IGNORECASE)
+
+
+def compose_letters(campaign: Campaign) -> dict:
+    """The letter in each of the campaign's languages, by language; every problem is raised at once."""
+    problems = Problems(campaign.folder.parent.parent)
+    letters = {source.language: compose(campaign, source, problems) for source in campaign.sources}
+    problems.check()
+    return letters
+
+
+def compose(campaign: Campaign, source: LetterSource, problems: Problems) -> Letter:
+    """One language's letter; problems are recorded, not raised."""
+    composer = _Composer(campaign, source, problems)
+    return composer.letter()
+
+
+def _citation_rule(state: StateInline, silent: bool) -> bool:
+    """Inline rule: [@key], [@key|title] or [@key|url] becomes a 'citation' token."""
+    if not state.src.startswith("[@", state.pos):
+        return False
+    match = CITATION.match(state.src, state.pos)
+    if not match:
+        return False
+    if not silent:
+        token = state.push("citation", "", 0)
+        token.meta = {"key": match[1], "form": match[2] or "full"}
+        token.content = match[0]
+    state.pos = match.end()
+    return True
+
+
+def markdown_parser() -> MarkdownIt:
+    """CommonMark with footnotes, front matter and citations; raw HTML is parsed only so it can be refused."""
+    parser = MarkdownIt("commonmark", {"html": True}).use(front_matter_plugin).use(footnote_plugin)
+    parser.inline.ruler.before("link", "citation", _citation_rule)
+    return parser
+
+
+PARSER = markdown_parser()
+
+
+class _Composer:
+    """Renders one letter source to HTML, recording every problem with its line."""
+
+    def __init__(self, campaign: Campaign, source: LetterSource, problems: Problems):
+        self.campaign, self.source, self.problems = campaign, source, problems
+        self.language = source.language
+        self.cited: list[str] = []
+        self.line = source.body_line
+
+    def report(self, line: int, message: str, hint: str = "") -> None:
+        """Record a problem at `line` of the letter file."""
+        self.problems.add(self.source.path, line, message, hint)
+
+    def letter(self) -> Letter:
+        """Parse, check and render the whole body."""
+        env: dict = {}
+        tokens = PARSER.parse(self.source.text, env)
+        body, notes = self.split_footnotes(tokens)
+        self.check_footnote_definitions(env)
+        if not any(token.type == "inline" and token.content.strip() for token in body):
+            self.report(self.source.body_line, "the letter is empty", "write the body of the letter in Markdown")
+        note_html = {note_id: self.render_inline_blocks(note_tokens) for note_id, note_tokens in notes.items()}
+        note_calls: dict[int, int] = {}
+        parts, footnotes = [], []
+        for token in body:
+            if token.map:
+                self.line = token.map[0] + 1
+            if token.type == "front_matter":
+                continue
+            if token.type == "inline":
+                parts.append(self.render_inline(token.children or [], note_html, note_calls, footnotes))
+            elif token.type in ("html_block",):
+                self.refuse_html(token.content)
+            elif token.type in BLOCK_TAGS:
+                parts.append(BLOCK_TAGS[token.type](token))
+            elif token.type not in ("paragraph_close",):
+                self.report(self.line, f"Markdown element '{token.type}' is not supported in a letter",
+                            "use paragraphs, emphasis, lists, block quotes and footnotes")
+        return Letter(self.campaign, self.language, "".join(parts),
+                      tuple(text for _, text in footnotes), tuple(self.cited))
+
+    def split_footnotes(self, tokens: list[Token]) -> tuple[list[Token], dict]:
+        """The body's tokens, and each footnote's content tokens by footnote id."""
+        body, notes, current = [], {}, None
+        for token in tokens:
+            if token.type == "footnote_open":
+                current = notes.setdefault(token.meta["id"], [])
+            elif token.type == "footnote_close":
+                current = None
+            elif token.type in ("footnote_block_open", "footnote_block_close", "footnote_anchor"):
+                continue
+            elif current is not None:
+                current.append(token)
+            else:
+                body.append(token)
+        return body, notes
+
+    def check_footnote_definitions(self, env: dict) -> None:
+        """Footnotes defined twice or never called are mistakes the Markdown renderer would pass over."""
+        definitions: dict[str, int] = {}
+        in_fence = False
+        for number, line in enumerate(self.source.text.splitlines(), start=1):
+            if line.lstrip().startswith(("```", "~~~")):
+                in_fence = not in_fence
+            match = None if in_fence else FOOTNOTE_DEFINITION.match(line)
+            if not match:
+                continue
+            label = match[1]
+            if label in definitions:
+                self.report(number, f"footnote [^{label}] is defined twice (first on line {definitions[label]})",
+                            "remove one of the two definitions or give this one its own label")
+            else:
+                definitions[label] = number
+        for key, note_id in env.get("footnotes", {}).get("refs", {}).items():
+            if note_id == -1:
+                label = key[1:]
+                self.report(definitions.get(label, 0), f"footnote [^{label}] is defined but never called",
+                            f"call it with [^{label}] in the text, or delete the definition")
+
+    def render_inline_blocks(self, tokens: list[Token]) -> tuple[str, str]:
+        """A footnote's content as inline HTML (paragraphs joined by line breaks) and as plain text."""
+        html_parts, text_parts = [], []
+        for token in tokens:
+            if token.map:
+                self.line = token.map[0] + 1
+            if token.type == "inline":
+                html_parts.append(self.render_inline(token.children or [], {}, {}, None))
+                text_parts.append(plain_text(token.children or [], self.campaign, self.language))
+            elif token.type not in ("paragraph_open", "paragraph_close"):
+                self.report(self.line, f"'{token.type}' is not supported inside a footnote",
+                            "write footnotes as plain paragraphs")
+        return "<br>".join(html_parts), " ".join(text_parts)
+
+    def render_inline(self, children: list[Token], note_html: dict, note_calls: dict, footnotes: list | None) -> str:
+        """Inline tokens to HTML: text escaped, citations resolved, footnote calls replaced by the note itself."""
+        out = []
+        for token in children:
+            kind = token.type
+            if kind == "text":
+                for match in UNDEFINED_FOOTNOTE.finditer(token.content):
+                    self.report(self.line, f"footnote [^{match[1]}] is called but not defined",
+                                f"add a line '[^{match[1]}]: …' with the note's text")
+                out.append(escape(token.content, quote=False))
+            elif kind == "citation":
+                out.append(self.render_citation(token.meta["key"], token.meta["form"]))
+            elif kind == "footnote_ref":
+                if footnotes is None:
+                    self.report(self.line, "a footnote cannot call another footnote", "merge the two notes")
+                    continue
+                note_id = token.meta["id"]
+                if note_id in note_calls:
+                    self.report(self.line, f"footnote [^{token.meta['label']}] is called twice; a printed footnote "
+                                "has one call", "write a second note, or refer to the first in words")
+                    continue
+                note_calls[note_id] = len(footnotes)
+                html, text = note_html.get(note_id, ("", ""))
+                footnotes.append((note_id, text))
+                out.append(f'<span class="footnote">{html}</span>')
+            elif kind in ("softbreak",):
+                out.append("\n")
+            elif kind == "hardbreak":
+                out.append("<br>")
+            elif kind in INLINE_TAGS:
+                out.append(INLINE_TAGS[kind])
+            elif kind == "code_inline":
+                out.append(f"<code>{escape(token.content, quote=False)}</code>")
+            elif kind == "link_open":
+                href = token.attrs.get("href", "")
+                if not ALLOWED_LINK.match(str(href)):
+                    self.report(self.line, f"link to {href!r} refused: only http(s) and mailto links may appear",
+                                "write the full https:// address")
+                    href = ""
+                out.append(f'<a href="{escape(str(href))}">')
+            elif kind == "image":
+                self.report(self.line, f"image {token.attrs.get('src', '')!r} refused: letters carry no images",
+                            "put logos in the style's letterhead")
+            elif kind == "html_inline":
+                self.refuse_html(token.content)
+            else:
+                self.report(self.line, f"Markdown element '{kind}' is not supported in a letter")
+        return "".join(out)
+
+    def render_citation(self, key: str, form: str) -> str:
+        """A reference from the library as HTML: title and URL, or one of them."""
+        reference = self.campaign.references.get(key)
+        if reference is None:
+            self.report(self.line, f"unknown reference [@{key}]", suggest_reference(key, self.campaign.references))
+            return ""
+        self.cited.append(key)
+        title = escape(reference.title.get(self.language), quote=False)
+        if reference.url is None:
+            if form == "url":
+                self.report(self.line, f"reference {key!r} has no url to cite",
+                            "add 'url:' to it in letters/references.yaml or cite [@key]")
+            return title
+        url = escape(reference.url)
+        linked_title = f'<a href="{url}">{title}</a>'
+        linked_url = f'<a class="url" href="{url}">{url}</a>'
+        return {"title": linked_title, "url": linked_url, "full": f"{linked_title}: {linked_url}"}[form]
+
+    def refuse_html(self, content: str) -> None:
+        """Raw HTML never reaches the PDF; the user is told where it was."""
+        snippet = content.strip().splitlines()[0][:60] if content.strip() else content
+        self.report(self.line, f"raw HTML refused: {snippet!r}", "write Markdown instead (*emphasis*, [text](https://…))")
+
+
+def plain_text(children: list[Token], campaign: Campaign, language: str) -> str:
+    """Inline tokens as the reader sees them, citations included: for tests, parity checks and proof hashes."""
+    out = []
+    for token in children:
+        if token.type == "text" or token.type == "code_inline":
+            out.append(token.content)
+        elif token.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+        elif token.type == "citation":
+            reference = campaign.references.get(token.meta["key"])
+            if reference:
+                title, url = reference.title.get(language), reference.url
+                form = token.meta["form"]
+                out.append(url if form == "url" and url else title if form == "title" or not url else f"{title}: {url}")
+    return "".join(out)
+
+
+def suggest_reference(key: str, references: dict) -> str:
+    """A hint for an unknown reference key."""
+    import difflib
+
+    close = difflib.get_close_matches(key, list(references), n=1)
+    if close:
+        return f"did you mean [@{close[0]}]?"
+    return "add it to letters/references.yaml"
+
+
+BLOCK_TAGS = {
+    "paragraph_open": lambda token: "<p>" if not token.hidden else "",
+    "paragraph_close": lambda token: "</p>\n",
+    "bullet_list_open": lambda token: "<ul>\n",
+    "bullet_list_close": lambda token: "</ul>\n",
+    "ordered_list_open": lambda token: f'<ol start="{int(token.attrs.get("start", 1))}">\n',
+    "ordered_list_close": lambda token: "</ol>\n",
+    "list_item_open": lambda token: "<li>",
+    "list_item_close": lambda token: "</li>\n",
+    "blockquote_open": lambda token: "<blockquote>\n",
+    "blockquote_close": lambda token: "</blockquote>\n",
+    "heading_open": lambda token: f"<{token.tag}>",
+    "heading_close": lambda token: f"</{token.tag}>\n",
+    "hr": lambda token: "<hr>\n",
+}
+INLINE_TAGS = {
+    "em_open": "<em>", "em_close": "</em>", "strong_open": "<strong>", "strong_close": "</strong>",
+    "link_close": "</a>",
+}

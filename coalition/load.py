@@ -1,0 +1,181 @@
+"""Stage 1, load: read a campaign, its signatories, references, style and letter bodies, and check them all."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+from markdown_it import MarkdownIt
+from mdit_py_plugins.front_matter import front_matter_plugin
+
+from . import schema
+from .errors import CoalitionError, Problems
+from .model import Campaign, LetterSource, Localized, Recipient, Reference, Signatory, Style
+from .yamlfile import YamlDocument, load_yaml, parse_yaml, read_text
+
+
+def campaign_folder(root: Path, campaign_id: str) -> Path:
+    """letters/<campaign_id>, refusing ids that would leave the letters folder."""
+    if not schema.SLUG.match(campaign_id):
+        raise CoalitionError(f"{campaign_id!r} is not a campaign id: use lower-case letters, digits and hyphens, "
+                             "the name of a folder under letters/")
+    folder = root / "letters" / campaign_id
+    if not (folder / "campaign.yaml").is_file():
+        known = sorted(path.parent.name for path in (root / "letters").glob("*/campaign.yaml"))
+        close = difflib.get_close_matches(campaign_id, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known campaigns: {', '.join(known) or 'none'}"
+        raise CoalitionError(f"no campaign {campaign_id!r}: {folder / 'campaign.yaml'} does not exist ({hint}; "
+                             "--root names the folder that holds letters/)")
+    return folder
+
+
+def load_campaign(root: Path, campaign_id: str) -> Campaign:
+    """The campaign `campaign_id` under `root`, fully checked; every problem is raised at once as a DataError."""
+    root = root.resolve()
+    folder = campaign_folder(root, campaign_id)
+    problems = Problems(root)
+    document = load_yaml(folder / "campaign.yaml", problems)
+    values = schema.check_record(document, schema.CAMPAIGN, problems) if document else None
+    references = load_references(root, problems)
+    if values is None:
+        problems.check()
+    languages = values["languages"]
+    style = load_style(root, values["style"], document, languages, problems)
+    signatories = load_signatories(root, values["signatories"], document, problems)
+    recipients = build_recipients(values["recipients"], document, languages, problems)
+    check_languages(document, values, languages, problems)
+    sources = tuple(filter(None, (load_source(folder, language, problems) for language in languages)))
+    problems.check()
+    sender = values["sender"]
+    return Campaign(
+        id=campaign_id, folder=folder, subject=Localized(values["subject"]), place=Localized(values["place"]),
+        date=values["date"], date_locales=values["date_locale"] or {}, closing=Localized(values["closing"]),
+        languages=languages, style=style, signatories=signatories, recipients=recipients,
+        sender=(sender["name"], sender["email"]) if sender else None, sources=sources, references=references,
+    )
+
+
+def load_references(root: Path, problems: Problems) -> dict:
+    """The shared reference library, letters/references.yaml, by key."""
+    document = load_yaml(root / "letters" / "references.yaml", problems)
+    values = schema.check_record(document, schema.REFERENCES, problems) if document else None
+    if values is None:
+        return {}
+    return {key: Reference(key, Localized(entry["title"]), entry["url"])
+            for key, entry in values["references"].items()}
+
+
+def load_signatories(root: Path, ids: tuple, campaign: YamlDocument, problems: Problems) -> tuple:
+    """The organisations named in the campaign, in its order, each from signatories/<id>.yaml."""
+    folder = root / "signatories"
+    known = sorted(path.stem for path in folder.glob("*.yaml"))
+    signatories = []
+    for index, signatory_id in enumerate(ids):
+        path = folder / f"{signatory_id}.yaml"
+        if not path.is_file():
+            close = difflib.get_close_matches(signatory_id, known, n=1)
+            problems.add(campaign.path, campaign.line(("signatories", index)),
+                         f"unknown signatory {signatory_id!r}: there is no signatories/{signatory_id}.yaml",
+                         f"did you mean {close[0]!r}?" if close else "add the organisation's file or fix the id")
+            continue
+        document = load_yaml(path, problems)
+        values = schema.check_record(document, schema.SIGNATORY, problems) if document else None
+        if values:
+            qualifier = values["qualifier"]
+            signatories.append(Signatory(signatory_id, Localized(values["name"]),
+                                         Localized(qualifier) if qualifier else None, values["contact"], path))
+    return tuple(signatories)
+
+
+def load_style(root: Path, style_id: str, campaign: YamlDocument, languages: tuple, problems: Problems) -> Style:
+    """The letterhead styles/<style_id>/, checked to cover every language of the campaign."""
+    folder = root / "styles" / style_id
+    if not (folder / "style.yaml").is_file():
+        known = sorted(path.parent.name for path in (root / "styles").glob("*/style.yaml"))
+        problems.add(campaign.path, campaign.line(("style",)), f"unknown style {style_id!r}: there is no "
+                     f"styles/{style_id}/style.yaml", f"known styles: {', '.join(known) or 'none'}")
+        return None
+    document = load_yaml(folder / "style.yaml", problems)
+    values = schema.check_record(document, schema.STYLE, problems) if document else None
+    if values is None:
+        return None
+    for name in (values["template"], *values["stylesheets"], *values["fonts"]):
+        if not (folder / name).is_file():
+            problems.add(document.path, document.line(()), f"{name!r} is listed but missing from styles/{style_id}/",
+                         "add the file or remove it from style.yaml")
+    for language in languages:
+        if language not in values["strings"]:
+            problems.add(campaign.path, campaign.line(("languages",)), f"style {style_id!r} has no strings for "
+                         f"language {language!r}", f"add 'strings: {language}:' to styles/{style_id}/style.yaml")
+    return Style(style_id, folder, values["name"], values["template"], values["stylesheets"],
+                 tuple(folder / name for name in values["fonts"]), values["strings"])
+
+
+def build_recipients(entries: tuple, campaign: YamlDocument, languages: tuple, problems: Problems) -> tuple:
+    """The recipients, with their ids unique, languages known and a way to reach each of them."""
+    recipients, seen = [], {}
+    for index, entry in enumerate(entries):
+        where, line = ("recipients", index), campaign.line(("recipients", index))
+        if entry["id"] in seen:
+            problems.add(campaign.path, campaign.line(where + ("id",)), f"recipient id {entry['id']!r} is used twice "
+                         f"(also on line {seen[entry['id']]})", "give each recipient its own id")
+        seen.setdefault(entry["id"], campaign.line(where + ("id",)))
+        own_languages = entry["languages"] or languages
+        for position, language in enumerate(own_languages):
+            if language not in languages:
+                problems.add(campaign.path, campaign.line(where + ("languages", position)),
+                             f"recipient {entry['id']!r} reads {language!r}, which the campaign is not written in",
+                             f"add it to the campaign's languages ({', '.join(languages)}) or remove it here")
+        if entry["channel"] == "email" and not entry["email"]:
+            problems.add(campaign.path, line, f"recipient {entry['id']!r} is reached by e-mail but has no 'email' "
+                         "address", "add 'email:' or set 'channel: post'")
+        if entry["channel"] == "post" and not entry["address"]:
+            problems.add(campaign.path, line, f"recipient {entry['id']!r} is reached by post but has no 'address'",
+                         "add the postal address, one line per item")
+        recipients.append(Recipient(
+            id=entry["id"], name=Localized(entry["name"]),
+            title=Localized(entry["title"]) if entry["title"] else None,
+            address=tuple(Localized(line_) for line_ in entry["address"]), salutation=Localized(entry["salutation"]),
+            email=entry["email"], cc=entry["cc"], languages=own_languages, channel=entry["channel"], line=line))
+    return tuple(recipients)
+
+
+def check_languages(document: YamlDocument, values: dict, languages: tuple, problems: Problems) -> None:
+    """Every language named in the campaign's own texts is one the campaign is written in (catches typos)."""
+    texts = [(name,) for name in ("subject", "place", "closing")]
+    texts += [("recipients", index, "salutation") for index in range(len(values["recipients"]))]
+    for where in texts:
+        value = values
+        for part in where:
+            value = value[part]
+        for language, _ in value:
+            if language and language not in languages:
+                problems.add(document.path, document.line(where + (language,)), f"{'.'.join(map(str, where))}: "
+                             f"{language!r} is not one of the campaign's languages ({', '.join(languages)})",
+                             "fix the language code or add the language to 'languages'")
+    for language in (values["date_locale"] or {}):
+        if language not in languages:
+            problems.add(document.path, document.line(("date_locale", language)), f"date_locale: {language!r} is "
+                         "not one of the campaign's languages", "fix the language code")
+
+
+def load_source(folder: Path, language: str, problems: Problems) -> LetterSource | None:
+    """letter.<language>.md: its front matter (YAML between '---' lines) and Markdown body."""
+    path = folder / f"letter.{language}.md"
+    if not path.is_file():
+        problems.add(path, 0, f"the letter in {language!r} is missing",
+                     f"write letter.{language}.md or remove {language!r} from the campaign's languages")
+        return None
+    text = read_text(path, problems)
+    if text is None:
+        return None
+    tokens = MarkdownIt("zero").use(front_matter_plugin).parse(text)
+    front_matter, body_line = {}, 1
+    if tokens and tokens[0].type == "front_matter":
+        body_line = tokens[0].map[1] + 1
+        document = parse_yaml(tokens[0].content, path, problems, first_line=2)
+        if document and not isinstance(document.data, (dict, type(None))):
+            problems.add(path, 2, "front matter must be 'key: value' lines")
+        elif document and document.data:
+            front_matter = document.data
+    return LetterSource(language, path, text, front_matter, body_line)

@@ -1,0 +1,151 @@
+"""The values the pipeline's stages hand to each other: frozen dataclasses, never loose dicts."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Localized:
+    """Text in one or more languages; the first entry is the original, used where a language has none."""
+
+    entries: tuple[tuple[str, str], ...]
+
+    def get(self, language: str) -> str:
+        """The text in `language`, or the original."""
+        return dict(self.entries).get(language, self.entries[0][1])
+
+    def has(self, language: str) -> bool:
+        """Whether a form of its own exists for `language` (plain text counts for every language)."""
+        return self.entries[0][0] == "" or language in dict(self.entries)
+
+    @classmethod
+    def plain(cls, text: str) -> Localized:
+        """The same text in every language."""
+        return cls((("", text),))
+
+
+@dataclass(frozen=True)
+class Signatory:
+    """An organisation that signs: its name and qualifier as printed, and where review requests go."""
+
+    id: str
+    name: Localized
+    qualifier: Localized | None
+    contact: str
+    source: Path
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An entry in the shared reference library, cited in a footnote as [@key]."""
+
+    key: str
+    title: Localized
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """An official the letter goes to, and how."""
+
+    id: str
+    name: Localized
+    title: Localized | None
+    address: tuple[Localized, ...]
+    salutation: Localized
+    email: tuple[str, ...]
+    cc: tuple[str, ...]
+    languages: tuple[str, ...]
+    channel: str  # "email" or "post"
+    line: int  # where it is defined in campaign.yaml, for messages
+
+
+@dataclass(frozen=True)
+class LetterSource:
+    """The Markdown body of the letter in one language, as read from letter.<language>.md."""
+
+    language: str
+    path: Path
+    text: str
+    front_matter: dict
+    body_line: int  # the file line on which the Markdown body starts (after any front matter)
+
+
+@dataclass(frozen=True)
+class Style:
+    """A letterhead: template, stylesheets, fonts and the words it prints itself, per language."""
+
+    id: str
+    folder: Path
+    name: str
+    template: str
+    stylesheets: tuple[str, ...]
+    fonts: tuple[Path, ...]
+    strings: dict  # language -> {name: text}
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """Everything one letter campaign needs, loaded and checked."""
+
+    id: str
+    folder: Path
+    subject: Localized
+    place: Localized
+    date: datetime.date
+    date_locales: dict
+    closing: Localized
+    languages: tuple[str, ...]
+    style: Style
+    signatories: tuple[Signatory, ...]
+    recipients: tuple[Recipient, ...]
+    sender: tuple[str, str] | None  # (name, e-mail address)
+    sources: tuple[LetterSource, ...]
+    references: dict  # key -> Reference
+
+    def source(self, language: str) -> LetterSource:
+        """The Markdown body in `language`."""
+        return next(source for source in self.sources if source.language == language)
+
+
+@dataclass(frozen=True)
+class Letter:
+    """The composed body of the letter in one language: safe HTML with footnotes inline at their calls."""
+
+    campaign: Campaign
+    language: str
+    body_html: str
+    footnotes: tuple[str, ...]  # each footnote's plain text, in order of call
+    cited: tuple[str, ...]  # reference keys in order of citation
+
+
+@dataclass(frozen=True)
+class RenderedLetter:
+    """One PDF: the letter in one language, addressed to one recipient."""
+
+    recipient: Recipient
+    language: str
+    html: str
+    pdf: bytes
+    pages: int
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    """A file in a recipient's bundle, with what the manifest says of it."""
+
+    name: str
+    data: bytes
+    kind: str  # "letter", ...
+    language: str | None
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Everything one recipient gets, ready to be written under out/<campaign>/<recipient-id>/."""
+
+    recipient: Recipient
+    files: tuple[OutputFile, ...]

@@ -1,0 +1,156 @@
+"""Stage 3, render: each (recipient, language) gets its HTML from the style's Jinja template, then its PDF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+from babel.dates import format_date
+from markupsafe import Markup
+
+from .errors import Problems
+from .model import Campaign, Letter, Recipient, RenderedLetter
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a template is given for one letter: every value already localized."""
+
+    lang: str
+    title: str
+    author: str
+    created: str
+    subject: str
+    place: str
+    date: str
+    recipient_name: str
+    recipient_title: str | None
+    address: tuple[str, ...]
+    email: tuple[str, ...]
+    channel: str
+    salutation: str
+    body: Markup
+    closing: str
+    signatories: tuple[tuple[str, str | None], ...]
+    strings: dict
+
+
+def letter_date(campaign: Campaign, language: str) -> str:
+    """The letter's date as written in `language` (CLDR long form: '31 March 2020', '31 марта 2020 г.')."""
+    return format_date(campaign.date, "long", locale=campaign.date_locales.get(language, language))
+
+
+def coalition_name(campaign: Campaign, language: str) -> str:
+    """The coalition as an author: its organisations' names, in the campaign's order."""
+    return ", ".join(signatory.name.get(language) for signatory in campaign.signatories)
+
+
+def page_values(campaign: Campaign, letter: Letter, recipient: Recipient) -> Page:
+    """Everything the template prints for `recipient`, in the letter's language."""
+    language = letter.language
+    return Page(
+        lang=language,
+        title=campaign.subject.get(language),
+        author=coalition_name(campaign, language),
+        created=campaign.date.isoformat(),
+        subject=campaign.subject.get(language),
+        place=campaign.place.get(language),
+        date=letter_date(campaign, language),
+        recipient_name=recipient.name.get(language),
+        recipient_title=recipient.title.get(language) if recipient.title else None,
+        address=tuple(line.get(language) for line in recipient.address),
+        email=recipient.email if recipient.channel == "email" else (),
+        channel=recipient.channel,
+        salutation=recipient.salutation.get(language),
+        body=Markup(letter.body_html),  # composed from escaped Markdown; raw HTML was refused
+        closing=campaign.closing.get(language),
+        signatories=tuple((signatory.name.get(language),
+                           signatory.qualifier.get(language) if signatory.qualifier else None)
+                          for signatory in campaign.signatories),
+        strings=campaign.style.strings[language],
+    )
+
+
+class Renderer:
+    """Renders letters with one campaign's style: the template and stylesheets are loaded once."""
+
+    def __init__(self, campaign: Campaign, problems: Problems):
+        self.campaign, self.problems = campaign, problems
+        style = campaign.style
+        self.environment = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(style.folder), autoescape=True, undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True)
+        self.template = self.template_or_none(style.template)
+        self._pdf_writer = None
+
+    def template_or_none(self, name: str):
+        """The style's template, or None with its syntax error recorded."""
+        try:
+            return self.environment.get_template(name)
+        except jinja2.TemplateSyntaxError as error:
+            self.problems.add(self.campaign.style.folder / name, error.lineno, f"template error: {error.message}")
+            return None
+
+    @property
+    def pdf_writer(self):
+        """WeasyPrint, imported and set up on first use."""
+        if self._pdf_writer is None:
+            from .pdf import PdfWriter
+
+            style = self.campaign.style
+            self._pdf_writer = PdfWriter(style.folder, style.stylesheets, (self.campaign.folder,))
+            for message in self._pdf_writer.setup_warnings:
+                self.problems.add(style.folder / "style.yaml", 0, f"stylesheet problem: {message}",
+                                  "fix the style's CSS or fonts")
+        return self._pdf_writer
+
+    def html(self, letter: Letter, recipient: Recipient) -> str | None:
+        """The letter's HTML for `recipient`, or None with the template's problem recorded."""
+        if self.template is None:
+            return None
+        try:
+            return self.template.render(page=page_values(self.campaign, letter, recipient))
+        except jinja2.UndefinedError as error:
+            line = _template_line(error)
+            self.problems.add(self.campaign.style.folder / self.campaign.style.template, line,
+                              f"template uses an undefined value: {error.message}",
+                              "fix the name in the template, or add the string to style.yaml")
+        return None
+
+    def render(self, letter: Letter, recipient: Recipient) -> RenderedLetter | None:
+        """The PDF of `letter` for `recipient`, or None with the problems recorded."""
+        html = self.html(letter, recipient)
+        if html is None:
+            return None
+        result = self.pdf_writer.write(html)
+        for url in result.refused:
+            self.problems.add(self.campaign.style.folder / self.campaign.style.template, 0,
+                              f"refused to load {url}: only files in the campaign and style folders are used",
+                              "remove the reference or copy the file into the style's folder")
+        for message in result.warnings:
+            if not any(url in message for url in result.refused):
+                self.problems.add(self.campaign.style.folder / "style.yaml", 0, f"rendering problem: {message}")
+        return RenderedLetter(recipient, letter.language, html, result.pdf, result.pages)
+
+
+def render_letters(campaign: Campaign, letters: dict, problems: Problems) -> tuple[RenderedLetter, ...]:
+    """Every recipient's letter in each of its languages."""
+    renderer = Renderer(campaign, problems)
+    rendered = []
+    for recipient in campaign.recipients:
+        for language in recipient.languages:
+            result = renderer.render(letters[language], recipient)
+            if result is not None:
+                rendered.append(result)
+    return tuple(rendered)
+
+
+def _template_line(error: Exception) -> int:
+    """The template line an exception was raised from, read from its traceback."""
+    line = 0
+    traceback = error.__traceback__
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename.endswith((".j2", ".html")):
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line

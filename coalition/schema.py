@@ -1,0 +1,401 @@
+"""Every YAML field the project reads, what it means and what it accepts, in one place.
+
+A field's `kind` checks and converts the text the user typed (the YAML reader keeps every scalar as text, so
+`NO`, `012345` and `2020-03-31` arrive exactly as written). `check_record` applies a record's fields to a
+YAML mapping, reports every problem with its line, and returns clean values for the loader to build its
+dataclasses from.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from .errors import Problems
+from .yamlfile import YamlDocument
+
+INVALID = object()  # a value that failed its check; the problem is already recorded
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
+LANGUAGE = re.compile(r"[a-z]{2,3}\Z")
+LOCALE = re.compile(r"[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_[A-Z]{2})?\Z")
+REFERENCE_KEY = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*\Z")
+STRING_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+FONT_FILE = re.compile(r"(?:[\w-]+/)*[\w-][\w.-]*\.(?:ttf|otf)\Z")
+EXAMPLE_DOMAINS = ("example.org", "example.com", "example.net")
+
+
+@dataclass
+class Context:
+    """Where a value sits: the document, its location inside it, and the collector of problems."""
+
+    document: YamlDocument
+    problems: Problems
+
+    def report(self, where: tuple, message: str, hint: str = "") -> object:
+        """Record a problem at `where` and return INVALID."""
+        label = ".".join(str(part) for part in where)
+        self.problems.add(self.document.path, self.document.line(where), f"{label}: {message}" if label else message,
+                          hint)
+        return INVALID
+
+
+class Kind:
+    """How one field's value is checked and converted."""
+
+    description = "a value"
+
+    def convert(self, value: object, where: tuple, context: Context) -> object:
+        """The converted value, or INVALID after reporting the problem."""
+        raise TypeError(f"{type(self).__name__} must define convert")
+
+
+class Text(Kind):
+    """A piece of text on one line (no line breaks), or several lines if `multiline`."""
+
+    def __init__(self, multiline: bool = False, pattern: re.Pattern | None = None, hint: str = ""):
+        self.multiline, self.pattern, self.hint = multiline, pattern, hint
+        self.description = "text" if multiline else "one line of text"
+
+    def convert(self, value, where, context):
+        if not isinstance(value, str):
+            return context.report(where, f"expected {self.description}, found {_shape(value)}",
+                                  'write it as text, in quotes if it contains ":" or "#"')
+        text = value.strip()
+        if not text:
+            return context.report(where, "is empty", "write a value or remove the field")
+        if not self.multiline and ("\n" in text or "\r" in text):
+            return context.report(where, "must be on one line", "remove the line break")
+        if any(ord(char) < 32 and char not in "\n\t" for char in text):
+            return context.report(where, "contains a control character", "retype the text")
+        if self.pattern and not self.pattern.match(text):
+            return context.report(where, f"{text!r} is not valid", self.hint)
+        return text
+
+
+class Identifier(Text):
+    """A safe id used as a file or folder name: lower-case letters, digits and single hyphens."""
+
+    def __init__(self):
+        super().__init__(pattern=SLUG, hint="use lower-case letters, digits and hyphens, like 'president-kyrgyzstan'")
+
+
+class Language(Text):
+    """A language code of two or three letters that CLDR knows (en, ru, ky)."""
+
+    def __init__(self):
+        super().__init__(pattern=LANGUAGE, hint="use an ISO 639 code in lower case, like 'en', 'ru' or 'ky'")
+
+    def convert(self, value, where, context):
+        code = super().convert(value, where, context)
+        if code is INVALID:
+            return code
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(code)
+        except (UnknownLocaleError, ValueError):
+            return context.report(where, f"unknown language {code!r}", self.hint)
+        return code
+
+
+class Date(Text):
+    """A calendar date written as YYYY-MM-DD."""
+
+    description = "a date as YYYY-MM-DD"
+
+    def convert(self, value, where, context):
+        text = super().convert(value, where, context)
+        if text is INVALID:
+            return text
+        try:
+            return datetime.date.fromisoformat(text)
+        except ValueError:
+            return context.report(where, f"{text!r} is not a date", "write it as YYYY-MM-DD, like 2020-03-31")
+
+
+class Choice(Text):
+    """One of a fixed set of words."""
+
+    def __init__(self, *choices: str):
+        super().__init__()
+        self.choices = choices
+        self.description = " or ".join(repr(choice) for choice in choices)
+
+    def convert(self, value, where, context):
+        text = super().convert(value, where, context)
+        if text is INVALID or text in self.choices:
+            return text
+        return context.report(where, f"{text!r} is not one of {self.description}", _suggest(text, self.choices))
+
+
+class Boolean(Kind):
+    """true or false, written exactly so (YAML 1.1's yes/no/on/off are refused as ambiguous)."""
+
+    description = "true or false"
+
+    def convert(self, value, where, context):
+        if value in ("true", "false"):
+            return value == "true"
+        return context.report(where, f"expected true or false, found {_shape(value)}", "write true or false")
+
+
+class Email(Text):
+    """An e-mail address, checked and normalised with email-validator (no DNS look-up)."""
+
+    description = "an e-mail address"
+
+    def convert(self, value, where, context):
+        text = super().convert(value, where, context)
+        if text is INVALID:
+            return text
+        try:
+            return validate_email(text, check_deliverability=False, test_environment=True).normalized
+        except EmailNotValidError as error:
+            return context.report(where, f"{text!r} is not a valid e-mail address: {error}", "correct the address")
+
+
+class Url(Text):
+    """An http(s) address."""
+
+    def __init__(self):
+        super().__init__(pattern=re.compile(r"https?://[^\s<>\"]+\Z"), hint="write a full http:// or https:// address")
+
+
+class ListOf(Kind):
+    """A list of values of one kind; `unique` refuses repeats (after normalisation)."""
+
+    def __init__(self, item: Kind, unique: bool = True, allow_empty: bool = False):
+        self.item, self.unique, self.allow_empty = item, unique, allow_empty
+        self.description = f"a list of {item.description}"
+
+    def convert(self, value, where, context):
+        if isinstance(value, str) and not isinstance(self.item, Record):
+            value = [value]  # a single value where a list is expected is the list of one
+        if not isinstance(value, list):
+            return context.report(where, f"expected {self.description}, found {_shape(value)}",
+                                  "write one item per line, each starting with '- '")
+        if not value and not self.allow_empty:
+            return context.report(where, "is an empty list", "add at least one item or remove the field")
+        items, seen = [], {}
+        for index, item in enumerate(value):
+            converted = self.item.convert(item, where + (index,), context)
+            if converted is INVALID:
+                continue
+            if self.unique and not isinstance(converted, dict):
+                if converted in seen:
+                    context.report(where + (index,), f"{converted!r} is listed twice (also item {seen[converted] + 1})",
+                                   "remove the repeat")
+                    continue
+                seen[converted] = index
+            items.append(converted)
+        return tuple(items)
+
+
+class Localized(Kind):
+    """Text that may differ by language: plain text (the same in every language) or a mapping from language code
+    to text, whose first entry is the original used where a language has no entry of its own."""
+
+    def __init__(self, text: Text | None = None):
+        self.text = text or Text()
+        self.description = f"{self.text.description}, or a mapping from language code to it"
+
+    def convert(self, value, where, context):
+        if isinstance(value, dict):
+            if not value:
+                return context.report(where, "is an empty mapping", "give at least one language, like 'en: ...'")
+            result = []
+            for language, text in value.items():
+                if Language().convert(language, where + (language,), context) is INVALID:
+                    continue
+                converted = self.text.convert(text, where + (language,), context)
+                if converted is not INVALID:
+                    result.append((language, converted))
+            return tuple(result) if len(result) == len(value) else INVALID
+        converted = self.text.convert(value, where, context)
+        return converted if converted is INVALID else (("", converted),)
+
+
+class MappingOf(Kind):
+    """A mapping whose keys are checked by one kind and values by another."""
+
+    def __init__(self, key: Kind, value: Kind, allow_empty: bool = False):
+        self.key, self.value, self.allow_empty = key, value, allow_empty
+        self.description = f"a mapping from {key.description} to {value.description}"
+
+    def convert(self, value, where, context):
+        if not isinstance(value, dict):
+            return context.report(where, f"expected {self.description}, found {_shape(value)}",
+                                  "write it as 'key: value' lines")
+        if not value and not self.allow_empty:
+            return context.report(where, "is an empty mapping", "add an entry or remove the field")
+        result = {}
+        for key, item in value.items():
+            checked_key = self.key.convert(key, where + (key,), context)
+            checked_value = self.value.convert(item, where + (key,), context)
+            if INVALID not in (checked_key, checked_value):
+                result[checked_key] = checked_value
+        return result if len(result) == len(value) else INVALID
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record: its name, what it accepts, whether it must be given, and what it means."""
+
+    name: str
+    kind: Kind
+    doc: str
+    required: bool = True
+    default: object = None
+
+
+class Record(Kind):
+    """A mapping with known fields; unknown keys (usually typos) are reported with a suggestion."""
+
+    def __init__(self, name: str, *fields: Field):
+        self.name, self.fields = name, {field.name: field for field in fields}
+        self.description = f"a mapping ({name})"
+
+    def convert(self, value, where, context):
+        if not isinstance(value, dict):
+            return context.report(where, f"expected {self.description}, found {_shape(value)}",
+                                  "write it as 'key: value' lines")
+        result, ok = {}, True
+        for key in value:
+            if key not in self.fields:
+                context.report(where + (key,), f"unknown field in {self.name}", _suggest(key, self.fields))
+                ok = False
+        for name, field in self.fields.items():
+            if value.get(name) is None:
+                if field.required:
+                    context.report(where, f"missing required field {name!r} ({field.doc})",
+                                   f"add '{name}:' to {self.name}")
+                    ok = False
+                result[name] = field.default
+                continue
+            converted = field.kind.convert(value[name], where + (name,), context)
+            ok = ok and converted is not INVALID
+            result[name] = converted
+        return result if ok else INVALID
+
+
+def check_record(document: YamlDocument, record: Record, problems: Problems) -> dict | None:
+    """A whole YAML file checked against `record`: clean values, or None with the problems recorded."""
+    result = record.convert(document.data, (), Context(document, problems))
+    return None if result is INVALID else result
+
+
+def is_example_address(address: str) -> bool:
+    """True for the reserved example domains (RFC 2606) that mark an address nobody has filled in yet."""
+    domain = address.rpartition("@")[2].lower()
+    return any(domain == example or domain.endswith("." + example) for example in EXAMPLE_DOMAINS)
+
+
+def _shape(value: object) -> str:
+    """How a value looks, in the user's words."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _suggest(word: str, choices) -> str:
+    """'did you mean …?' for a likely typo, else the list of valid choices."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "expected one of: " + ", ".join(sorted(choices))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The files. Each record below is one kind of YAML file (or one entry in it); `doc` is what the user reads.
+
+SIGNATORY = Record(
+    "signatory",
+    Field("name", Localized(), "the organisation's name as it signs, e.g. 'Amnesty International'; a mapping by "
+          "language gives localized forms, its first entry being the original"),
+    Field("qualifier", Localized(), "printed after the name, e.g. 'within the framework of the Observatory for the "
+          "Protection of Human Rights Defenders'", required=False),
+    Field("contact", Email(), "where review requests and proofs are sent; an example.org address marks one that "
+          "the coalition has not filled in yet"),
+    Field("website", Url(), "the organisation's website", required=False),
+)
+
+REFERENCE = Record(
+    "reference",
+    Field("title", Localized(Text()), "the citation as printed, with the official title in each language that has "
+          "one (first entry: the original)"),
+    Field("url", Url(), "where the cited document is published; printed after the title and linked", required=False),
+    Field("note", Text(multiline=True), "for the coalition's own use; never printed", required=False),
+)
+
+REFERENCES = Record(
+    "references",
+    Field("references", MappingOf(Text(pattern=REFERENCE_KEY, hint="use lower-case letters, digits, '-' and '.'"),
+                                  REFERENCE), "a mapping from reference key, as cited by [@key], to a reference"),
+)
+
+RECIPIENT = Record(
+    "recipient",
+    Field("id", Identifier(), "a short safe name for the recipient, used for its output folder, e.g. 'president'"),
+    Field("name", Localized(), "the person as addressed, e.g. 'Mr. Sooronbay Jeenbekov'"),
+    Field("title", Localized(), "the office, e.g. 'President of Kyrgyzstan'", required=False),
+    Field("address", ListOf(Localized(), unique=False), "the postal address, one line per item", required=False,
+          default=()),
+    Field("salutation", Localized(), "the greeting that opens the letter, e.g. 'Your Excellency,'"),
+    Field("email", ListOf(Email()), "the To addresses, for the 'email' channel", required=False, default=()),
+    Field("cc", ListOf(Email()), "addresses that receive a copy", required=False, default=()),
+    Field("languages", ListOf(Language()), "the languages this recipient gets the letter in; default: all the "
+          "campaign's languages", required=False),
+    Field("channel", Choice("email", "post"), "how the letter reaches this recipient: 'email', or 'post' where "
+          "only paper is accepted", required=False, default="email"),
+    Field("notes", Text(multiline=True), "for the coalition's own use (e.g. 'post only, COVID-19 restrictions'); "
+          "never printed", required=False),
+)
+
+SENDER = Record(
+    "sender",
+    Field("name", Text(), "who the cover e-mails are from, e.g. the coordinator's name and the coalition"),
+    Field("email", Email(), "the From address of cover e-mails and review requests"),
+)
+
+CAMPAIGN = Record(
+    "campaign",
+    Field("subject", Localized(), "the subject line of the letter, e.g. 'RE: Case of Azimjon Askarov'"),
+    Field("place", Localized(), "where the letter is written, e.g. 'Brussels'"),
+    Field("date", Date(), "the date of the letter, YYYY-MM-DD"),
+    Field("style", Identifier(), "the letterhead: a folder under styles/"),
+    Field("languages", ListOf(Language()), "the languages the letter is written in; the first is the original "
+          "and each needs a letter.<language>.md"),
+    Field("date_locale", MappingOf(Language(), Text(pattern=LOCALE, hint="write a CLDR locale like en_GB")),
+          "optional mapping from language to the CLDR locale used for the date, e.g. "
+          "'en: en_GB' for '31 March 2020'", required=False),
+    Field("closing", Localized(), "the words before the signatures, e.g. 'Sincerely,'"),
+    Field("signatories", ListOf(Identifier()), "the signing organisations in the order they are printed: file "
+          "names under signatories/ without '.yaml'"),
+    Field("recipients", ListOf(RECIPIENT), "the officials the letter goes to"),
+    Field("sender", SENDER, "who sends the letter on the coalition's behalf", required=False),
+    Field("notes", Text(multiline=True), "for the coalition's own use; never printed", required=False),
+)
+
+STYLE = Record(
+    "style",
+    Field("name", Text(), "what the letterhead is called"),
+    Field("template", Text(pattern=re.compile(r"[\w.-]+\Z"), hint="a file name in the style's folder"),
+          "the Jinja2 template of the letter, in the style's folder"),
+    Field("stylesheets", ListOf(Text(pattern=re.compile(r"[\w.-]+\Z"), hint="a file name in the style's folder")),
+          "CSS files in the style's folder, applied in order"),
+    Field("fonts", ListOf(Text(pattern=FONT_FILE, hint="a .ttf or .otf file inside the style's folder")),
+          "the font files the stylesheets use; text is checked against them so no character prints as a blank box"),
+    Field("strings", MappingOf(Language(), MappingOf(Text(pattern=STRING_NAME, hint="use a-z, digits and '_'"),
+                                                     Text())),
+          "per language, the words the template prints itself (e.g. 'via_email: \"Via email:\"'); a language "
+          "the style has no strings for cannot be built with it"),
+)
