@@ -26,12 +26,9 @@ FOOTNOTE_DEFINITION = re.compile(r" {0,3}\[\^([^\]\s]+)\]:")
 ALLOWED_LINK = re.compile(r"(?:https?:|mailto:)", re.IGNORECASE)
 
 
-def compose_letters(campaign: Campaign) -> dict:
-    """The letter in each of the campaign's languages, by language; every problem is raised at once."""
-    problems = Problems(campaign.folder.parent.parent)
-    letters = {source.language: compose(campaign, source, problems) for source in campaign.sources}
-    problems.check()
-    return letters
+def compose_letters(campaign: Campaign, problems: Problems) -> dict:
+    """The letter in each of the campaign's languages, by language; problems are recorded in `problems`."""
+    return {source.language: compose(campaign, source, problems) for source in campaign.sources}
 
 
 def compose(campaign: Campaign, source: LetterSource, problems: Problems) -> Letter:
@@ -59,6 +56,9 @@ def markdown_parser() -> MarkdownIt:
     """CommonMark with footnotes, front matter and citations; raw HTML is parsed only so it can be refused."""
     parser = MarkdownIt("commonmark", {"html": True}).use(front_matter_plugin).use(footnote_plugin)
     parser.inline.ruler.before("link", "citation", _citation_rule)
+    # markdown-it quietly turns javascript:, file: and data: links into plain text; let every link through to
+    # the composer instead, which refuses all but http(s) and mailto and tells the user where.
+    parser.validateLink = lambda url: True
     return parser
 
 
@@ -228,7 +228,7 @@ class _Composer:
     def refuse_html(self, content: str) -> None:
         """Raw HTML never reaches the PDF; the user is told where it was."""
         snippet = content.strip().splitlines()[0][:60] if content.strip() else content
-        self.report(self.line, f"raw HTML refused: {snippet!r}", "write Markdown instead (*emphasis*, [text](https://…))")
+        self.report(self.line, f"raw HTML refused: {snippet!r}", "write Markdown instead: *emphasis*, [text](https://…)")
 
 
 def plain_text(children: list[Token], campaign: Campaign, language: str) -> str:

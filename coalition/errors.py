@@ -10,7 +10,7 @@ class CoalitionError(Exception):
     """A problem the user can fix; the command line prints it without a traceback and exits 1."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     """One data problem: where it is, what is wrong, and what to do about it."""
 
@@ -28,7 +28,8 @@ class DataError(CoalitionError):
     """One or more data problems, all reported together."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems))
+        unique = list(dict.fromkeys(problems))  # the same problem found twice is reported once
+        self.problems = sorted(unique, key=lambda problem: (problem.file, problem.line))
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 

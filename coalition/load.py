@@ -29,11 +29,14 @@ def campaign_folder(root: Path, campaign_id: str) -> Path:
     return folder
 
 
-def load_campaign(root: Path, campaign_id: str) -> Campaign:
-    """The campaign `campaign_id` under `root`, fully checked; every problem is raised at once as a DataError."""
-    root = root.resolve()
-    folder = campaign_folder(root, campaign_id)
-    problems = Problems(root)
+def load_campaign(root: Path, campaign_id: str, problems: Problems) -> Campaign:
+    """The campaign `campaign_id` under `root`, every problem recorded in `problems`.
+
+    Raises DataError only when campaign.yaml is too broken to go on; otherwise later stages still run and add
+    their own problems, so that the user sees every problem at once.
+    """
+    folder = campaign_folder(root.resolve(), campaign_id)
+    root = problems.root
     document = load_yaml(folder / "campaign.yaml", problems)
     values = schema.check_record(document, schema.CAMPAIGN, problems) if document else None
     references = load_references(root, problems)
@@ -45,7 +48,6 @@ def load_campaign(root: Path, campaign_id: str) -> Campaign:
     recipients = build_recipients(values["recipients"], document, languages, problems)
     check_languages(document, values, languages, problems)
     sources = tuple(filter(None, (load_source(folder, language, problems) for language in languages)))
-    problems.check()
     sender = values["sender"]
     return Campaign(
         id=campaign_id, folder=folder, subject=Localized(values["subject"]), place=Localized(values["place"]),

@@ -32,9 +32,10 @@ class BuildReport:
 def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out")) -> BuildReport:
     """Build every recipient's letters for `campaign_id` and publish them under `out`; raise CoalitionError on bad data."""
     started = time.perf_counter()
-    campaign = load_campaign(root, campaign_id)
-    letters = compose_letters(campaign)
     problems = Problems(root.resolve())
+    campaign = load_campaign(root, campaign_id, problems)
+    letters = compose_letters(campaign, problems)
+    problems.check()
     rendered = render_letters(campaign, letters, problems)
     problems.check()
     bundles = make_bundles(campaign, rendered)
@@ -45,6 +46,8 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out")) -> 
 
 def check(campaign_id: str, root: Path = Path(".")) -> int:
     """Load and compose `campaign_id` without rendering or writing; the number of letters that would be built."""
-    campaign = load_campaign(root, campaign_id)
-    compose_letters(campaign)
+    problems = Problems(root.resolve())
+    campaign = load_campaign(root, campaign_id, problems)
+    compose_letters(campaign, problems)
+    problems.check()
     return sum(len(recipient.languages) for recipient in campaign.recipients)

@@ -1,0 +1,51 @@
+"""What the tests read back from real artefacts: PDF text and pages (pypdf), and projects to break."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from pypdf import PdfReader
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO.parent / "shared" / "seeds"
+
+
+def copy_project(target: Path) -> Path:
+    """A copy of the project's data (letters, signatories, styles) that a test may break."""
+    for name in ("letters", "signatories", "styles"):
+        shutil.copytree(REPO / name, target / name)
+    return target
+
+
+def flat(text: str) -> str:
+    """Text with the letter's hyphenation breaks (U+2011 at a line end) undone and white space folded."""
+    text = text.replace("\u2011\n", "").replace("\u00ad", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def squash(text: str) -> str:
+    """Text with every space removed: for URLs, which break anywhere."""
+    return re.sub(r"\s+", "", flat(text))
+
+
+def page_texts(pdf: Path | bytes) -> list[str]:
+    """The extracted text of each page."""
+    reader = PdfReader(pdf if isinstance(pdf, Path) else __import__("io").BytesIO(pdf))
+    return [page.extract_text() for page in reader.pages]
+
+
+def edit(path: Path, old: str, new: str, count: int = 1) -> None:
+    """Replace `old` by `new` in a file, insisting that `old` is there."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, count), encoding="utf-8")
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based line on which `needle` first appears."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in {path}")
