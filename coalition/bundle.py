@@ -7,42 +7,81 @@ or is killed leaves out/<campaign>/ either absent or as the previous complete bu
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
+from .cover import cover_email, cover_environment
+from .errors import Problems
 from .model import Bundle, Campaign, OutputFile, RenderedLetter
 
+ATTACHMENT_LIMIT = 7_000_000  # official mail servers often refuse ~10 MB once base64 has added its third
 MANIFEST = "manifest.json"
 
 
-def letter_file_name(campaign: Campaign, recipient_id: str, language: str) -> str:
-    """The PDF's name: unambiguous once attached to an e-mail or downloaded ('march-2020-president-en.pdf')."""
-    return f"{campaign.id}-{recipient_id}-{language}.pdf"
-
-
-def make_bundles(campaign: Campaign, rendered: tuple[RenderedLetter, ...]) -> tuple[Bundle, ...]:
-    """One bundle per recipient, holding its letters in the order of its languages."""
+def make_bundles(campaign: Campaign, rendered: tuple[RenderedLetter, ...], problems: Problems,
+                 attachment_limit: int = ATTACHMENT_LIMIT) -> tuple[Bundle, ...]:
+    """One bundle per recipient: its letters, then a cover e-mail (e-mail recipients) or an address page (post)."""
+    environment = cover_environment(campaign)
     bundles = []
     for recipient in campaign.recipients:
-        files = tuple(OutputFile(letter_file_name(campaign, recipient.id, letter.language), letter.pdf, "letter",
-                                 letter.language)
-                      for letter in rendered if letter.recipient.id == recipient.id)
-        bundles.append(Bundle(recipient, files))
+        mine = [item for item in rendered if item.recipient.id == recipient.id]
+        files = [OutputFile(item.file_name, item.pdf, item.kind, item.language if item.kind == "letter" else None)
+                 for item in mine]
+        letters = tuple(file for file in files if file.kind == "letter")
+        if recipient.channel == "email":
+            total = sum(len(file.data) for file in letters)
+            if total > attachment_limit:
+                problems.add(campaign.folder / "campaign.yaml", recipient.line,
+                             f"recipient {recipient.id!r}: the letters attached come to {total / 1e6:.2f} MB, over "
+                             f"the {attachment_limit / 1e6:.2f} MB that official mail servers accept once encoded",
+                             "send fewer languages to this recipient, or make the style's images smaller")
+                continue
+            eml = cover_email(campaign, recipient, letters, environment, problems)
+            if eml is not None:
+                files.append(OutputFile(f"{campaign.id}-{recipient.id}.eml", eml, "cover-email",
+                                        recipient.languages[0]))
+        bundles.append(Bundle(recipient, tuple(files)))
     return tuple(bundles)
 
 
-def manifest(campaign: Campaign, bundles: tuple[Bundle, ...]) -> dict:
+def zip_bundle(campaign: Campaign, bundle: Bundle) -> bytes:
+    """The recipient's files as one zip, the same bytes for the same files (fixed dates and permissions)."""
+    stamp = (campaign.date.year, campaign.date.month, campaign.date.day, 12, 0, 0)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in bundle.files:
+            entry = zipfile.ZipInfo(f"{bundle.recipient.id}/{file.name}", date_time=stamp)
+            entry.external_attr = 0o644 << 16
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(entry, file.data)
+    return buffer.getvalue()
+
+
+def outputs(campaign: Campaign, bundles: tuple[Bundle, ...]) -> list[tuple[str, OutputFile, str]]:
+    """Every file of the build as (path under out/<campaign>/, file, recipient id), zips included."""
+    files = []
+    for bundle in bundles:
+        recipient = bundle.recipient.id
+        files += [(f"{recipient}/{file.name}", file, recipient) for file in bundle.files]
+        files.append((f"{recipient}.zip", OutputFile(f"{recipient}.zip", zip_bundle(campaign, bundle), "zip", None),
+                      recipient))
+    return files
+
+
+def manifest(campaign: Campaign, files: list[tuple[str, OutputFile, str]]) -> dict:
     """Every file of the build with its sha256, recipient, language and kind (no timestamps: builds reproduce)."""
     return {
         "campaign": campaign.id,
         "date": campaign.date.isoformat(),
         "files": [
-            {"path": f"{bundle.recipient.id}/{file.name}", "sha256": hashlib.sha256(file.data).hexdigest(),
-             "bytes": len(file.data), "recipient": bundle.recipient.id, "language": file.language, "kind": file.kind}
-            for bundle in bundles for file in bundle.files
+            {"path": path, "sha256": hashlib.sha256(file.data).hexdigest(), "bytes": len(file.data),
+             "recipient": recipient, "language": file.language, "kind": file.kind}
+            for path, file, recipient in files
         ],
     }
 
@@ -55,13 +94,14 @@ def publish(out: Path, campaign: Campaign, bundles: tuple[Bundle, ...]) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{campaign.id}.building-", dir=out))
     staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the published folder is not
     try:
+        files = outputs(campaign, bundles)
+        for path, file, _ in files:
+            target = staging / path
+            target.parent.mkdir(exist_ok=True)
+            write_durably(target, file.data)
         for bundle in bundles:
-            folder = staging / bundle.recipient.id
-            folder.mkdir()
-            for file in bundle.files:
-                write_durably(folder / file.name, file.data)
-            sync_folder(folder)
-        text = json.dumps(manifest(campaign, bundles), indent=2, ensure_ascii=False) + "\n"
+            sync_folder(staging / bundle.recipient.id)
+        text = json.dumps(manifest(campaign, files), indent=2, ensure_ascii=False) + "\n"
         write_durably(staging / MANIFEST, text.encode())
         sync_folder(staging)
         swap_into_place(staging, final)

@@ -63,3 +63,16 @@ def check(campaign, root):
 
     letters = check_campaign(campaign, root=root)
     click.echo(f"{campaign}: no problems found ({letters} letters to build).")
+
+
+@main.command()
+@CAMPAIGN
+@click.argument("language")
+@ROOT
+@report_errors
+def translated(campaign, language, root):
+    """Record that CAMPAIGN's LANGUAGE translation matches the original as it is now."""
+    from .translation import record_fingerprints
+
+    path = record_fingerprints(root, campaign, language)
+    click.echo(f"{path}: records the original's current paragraphs; the build will name any that change.")

@@ -72,6 +72,7 @@ class _Composer:
         self.campaign, self.source, self.problems = campaign, source, problems
         self.language = source.language
         self.cited: list[str] = []
+        self.citation_lines: list[int] = []
         self.line = source.body_line
 
     def report(self, line: int, message: str, hint: str = "") -> None:
@@ -104,7 +105,7 @@ class _Composer:
                 self.report(self.line, f"Markdown element '{token.type}' is not supported in a letter",
                             "use paragraphs, emphasis, lists, block quotes and footnotes")
         return Letter(self.campaign, self.language, "".join(parts),
-                      tuple(text for _, text in footnotes), tuple(self.cited))
+                      tuple(text for _, text in footnotes), tuple(self.cited), tuple(self.citation_lines))
 
     def split_footnotes(self, tokens: list[Token]) -> tuple[list[Token], dict]:
         """The body's tokens, and each footnote's content tokens by footnote id."""
@@ -209,11 +210,12 @@ class _Composer:
 
     def render_citation(self, key: str, form: str) -> str:
         """A reference from the library as HTML: title and URL, or one of them."""
+        self.cited.append(key)
+        self.citation_lines.append(self.line)
         reference = self.campaign.references.get(key)
         if reference is None:
             self.report(self.line, f"unknown reference [@{key}]", suggest_reference(key, self.campaign.references))
             return ""
-        self.cited.append(key)
         title = escape(reference.title.get(self.language), quote=False)
         if reference.url is None:
             if form == "url":

@@ -39,10 +39,15 @@ class Problems:
 
     root: Path
     found: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
     def add(self, file: Path | str, line: int | None, message: str, hint: str = "") -> None:
         """Record a problem in `file` (shown relative to the project root) at `line` (1-based, 0 if none)."""
         self.found.append(Problem(self.relative(file), line or 0, message, hint))
+
+    def warn(self, file: Path | str, line: int | None, message: str, hint: str = "") -> None:
+        """Record something the user should know that does not stop this run."""
+        self.warnings.append(Problem(self.relative(file), line or 0, message, hint))
 
     def relative(self, file: Path | str) -> str:
         """The path as the user knows it: relative to the project root where possible."""

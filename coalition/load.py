@@ -45,7 +45,7 @@ def load_campaign(root: Path, campaign_id: str, problems: Problems) -> Campaign:
     languages = values["languages"]
     style = load_style(root, values["style"], document, languages, problems)
     signatories = load_signatories(root, values["signatories"], document, problems)
-    recipients = build_recipients(values["recipients"], document, languages, problems)
+    recipients = build_recipients(campaign_id, values["recipients"], values["sender"], document, languages, problems)
     check_languages(document, values, languages, problems)
     sources = tuple(filter(None, (load_source(folder, language, problems) for language in languages)))
     sender = values["sender"]
@@ -113,7 +113,8 @@ def load_style(root: Path, style_id: str, campaign: YamlDocument, languages: tup
                  tuple(folder / name for name in values["fonts"]), values["strings"])
 
 
-def build_recipients(entries: tuple, campaign: YamlDocument, languages: tuple, problems: Problems) -> tuple:
+def build_recipients(campaign_id: str, entries: tuple, sender: dict | None, campaign: YamlDocument, languages: tuple,
+                     problems: Problems) -> tuple:
     """The recipients, with their ids unique, languages known and a way to reach each of them."""
     recipients, seen = [], {}
     for index, entry in enumerate(entries):
@@ -131,6 +132,9 @@ def build_recipients(entries: tuple, campaign: YamlDocument, languages: tuple, p
         if entry["channel"] == "email" and not entry["email"]:
             problems.add(campaign.path, line, f"recipient {entry['id']!r} is reached by e-mail but has no 'email' "
                          "address", "add 'email:' or set 'channel: post'")
+        if entry["channel"] == "email" and not sender:
+            problems.add(campaign.path, line, f"recipient {entry['id']!r} is reached by e-mail but the campaign has "
+                         "no 'sender'", "add 'sender:' with the name and e-mail address the letters come from")
         if entry["channel"] == "post" and not entry["address"]:
             problems.add(campaign.path, line, f"recipient {entry['id']!r} is reached by post but has no 'address'",
                          "add the postal address, one line per item")
@@ -138,7 +142,8 @@ def build_recipients(entries: tuple, campaign: YamlDocument, languages: tuple, p
             id=entry["id"], name=Localized(entry["name"]),
             title=Localized(entry["title"]) if entry["title"] else None,
             address=tuple(Localized(line_) for line_ in entry["address"]), salutation=Localized(entry["salutation"]),
-            email=entry["email"], cc=entry["cc"], languages=own_languages, channel=entry["channel"], line=line))
+            email=entry["email"], cc=entry["cc"], copies=tuple(Localized(copy) for copy in entry["copies"]),
+            languages=own_languages, channel=entry["channel"], campaign_id=campaign_id, line=line))
     return tuple(recipients)
 
 
@@ -172,12 +177,12 @@ def load_source(folder: Path, language: str, problems: Problems) -> LetterSource
     if text is None:
         return None
     tokens = MarkdownIt("zero").use(front_matter_plugin).parse(text)
-    front_matter, body_line = {}, 1
+    front_matter, body_line = None, 1
     if tokens and tokens[0].type == "front_matter":
         body_line = tokens[0].map[1] + 1
         document = parse_yaml(tokens[0].content, path, problems, first_line=2)
         if document and not isinstance(document.data, (dict, type(None))):
             problems.add(path, 2, "front matter must be 'key: value' lines")
-        elif document and document.data:
-            front_matter = document.data
+        elif document:
+            front_matter = YamlDocument(path, document.data or {}, document.lines)
     return LetterSource(language, path, text, front_matter, body_line)

@@ -58,8 +58,10 @@ class Recipient:
     salutation: Localized
     email: tuple[str, ...]
     cc: tuple[str, ...]
+    copies: tuple[Localized, ...]
     languages: tuple[str, ...]
     channel: str  # "email" or "post"
+    campaign_id: str
     line: int  # where it is defined in campaign.yaml, for messages
 
 
@@ -70,7 +72,7 @@ class LetterSource:
     language: str
     path: Path
     text: str
-    front_matter: dict
+    front_matter: object  # the YamlDocument between the '---' lines, or None
     body_line: int  # the file line on which the Markdown body starts (after any front matter)
 
 
@@ -120,6 +122,7 @@ class Letter:
     body_html: str
     footnotes: tuple[str, ...]  # each footnote's plain text, in order of call
     cited: tuple[str, ...]  # reference keys in order of citation
+    citation_lines: tuple[int, ...]  # the source line of each citation
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,15 @@ class RenderedLetter:
     html: str
     pdf: bytes
     pages: int
+    kind: str  # "letter", or "address-page" for a post recipient's envelope
+
+    @property
+    def file_name(self) -> str:
+        """The PDF's name: unambiguous once attached to an e-mail or downloaded ('march-2020-president-en.pdf')."""
+        campaign = self.recipient.campaign_id
+        if self.kind == "letter":
+            return f"{campaign}-{self.recipient.id}-{self.language}.pdf"
+        return f"{campaign}-{self.recipient.id}-{self.kind}.pdf"
 
 
 @dataclass(frozen=True)

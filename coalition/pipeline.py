@@ -11,6 +11,7 @@ from .compose import compose_letters
 from .errors import Problems
 from .load import load_campaign
 from .render import render_letters
+from .translation import check_translations
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,15 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out")) -> 
     problems = Problems(root.resolve())
     campaign = load_campaign(root, campaign_id, problems)
     letters = compose_letters(campaign, problems)
+    check_translations(campaign, letters, problems, final=True)
     problems.check()
     rendered = render_letters(campaign, letters, problems)
     problems.check()
-    bundles = make_bundles(campaign, rendered)
+    bundles = make_bundles(campaign, rendered, problems)
+    problems.check()
     folder = publish(out, campaign, bundles)
-    return BuildReport(folder, len(rendered), len(campaign.recipients), len(campaign.languages),
+    letter_count = sum(1 for item in rendered if item.kind == "letter")
+    return BuildReport(folder, letter_count, len(campaign.recipients), len(campaign.languages),
                        time.perf_counter() - started)
 
 
@@ -48,6 +52,7 @@ def check(campaign_id: str, root: Path = Path(".")) -> int:
     """Load and compose `campaign_id` without rendering or writing; the number of letters that would be built."""
     problems = Problems(root.resolve())
     campaign = load_campaign(root, campaign_id, problems)
-    compose_letters(campaign, problems)
+    letters = compose_letters(campaign, problems)
+    check_translations(campaign, letters, problems, final=True)
     problems.check()
     return sum(len(recipient.languages) for recipient in campaign.recipients)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import jinja2
+import pyphen
+from babel import Locale
 from babel.dates import format_date
 from markupsafe import Markup
 
 from .errors import Problems
+
+TEMPLATES = Path(__file__).parent / "templates"
 from .model import Campaign, Letter, Recipient, RenderedLetter
 
 
@@ -17,6 +22,7 @@ class Page:
     """What a template is given for one letter: every value already localized."""
 
     lang: str
+    justify: bool  # justified text only where a hyphenation dictionary exists (none for Kyrgyz: ragged right)
     title: str
     author: str
     created: str
@@ -32,7 +38,22 @@ class Page:
     body: Markup
     closing: str
     signatories: tuple[tuple[str, str | None], ...]
+    copies: tuple[str, ...]
     strings: dict
+
+
+@dataclass(frozen=True)
+class AddressPage:
+    """What the address page of a print bundle shows: the address for a DL window envelope, and the enclosures."""
+
+    lang: str
+    title: str
+    author: str
+    created: str
+    sender: str | None
+    lines: tuple[str, ...]
+    enclosures_label: str
+    enclosures: tuple[str, ...]
 
 
 def letter_date(campaign: Campaign, language: str) -> str:
@@ -50,6 +71,7 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient) -> Pag
     language = letter.language
     return Page(
         lang=language,
+        justify=pyphen.language_fallback(language) is not None,
         title=campaign.subject.get(language),
         author=coalition_name(campaign, language),
         created=campaign.date.isoformat(),
@@ -67,6 +89,7 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient) -> Pag
         signatories=tuple((signatory.name.get(language),
                            signatory.qualifier.get(language) if signatory.qualifier else None)
                           for signatory in campaign.signatories),
+        copies=tuple(copy.get(language) for copy in recipient.copies),
         strings=campaign.style.strings[language],
     )
 
@@ -81,6 +104,9 @@ class Renderer:
             loader=jinja2.FileSystemLoader(style.folder), autoescape=True, undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True)
         self.template = self.template_or_none(style.template)
+        self.address_template = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+            undefined=jinja2.StrictUndefined).get_template("address.html.j2")
         self._pdf_writer = None
 
     def template_or_none(self, name: str):
@@ -130,18 +156,43 @@ class Renderer:
         for message in result.warnings:
             if not any(url in message for url in result.refused):
                 self.problems.add(self.campaign.style.folder / "style.yaml", 0, f"rendering problem: {message}")
-        return RenderedLetter(recipient, letter.language, html, result.pdf, result.pages)
+        return RenderedLetter(recipient, letter.language, html, result.pdf, result.pages, "letter")
+
+
+    def address_page(self, recipient: Recipient, letters: list[RenderedLetter]) -> RenderedLetter | None:
+        """The address page for a post recipient, in its first language, listing the letters enclosed."""
+        language = recipient.languages[0]
+        names = Locale.parse(language).languages
+        strings = self.campaign.style.strings[language]
+        if "enclosures" not in strings:
+            self.problems.add(self.campaign.style.folder / "style.yaml", 0, f"no 'enclosures' string for "
+                              f"{language!r}, needed for the address page of post recipients",
+                              f"add it under strings: {language}:")
+            return None
+        values = AddressPage(
+            lang=language, title=f"{self.campaign.subject.get(language)}: {recipient.name.get(language)}",
+            author=coalition_name(self.campaign, language), created=self.campaign.date.isoformat(),
+            sender=self.campaign.sender[0] if self.campaign.sender else None,
+            lines=(recipient.name.get(language), *([recipient.title.get(language)] if recipient.title else []),
+                   *(line.get(language) for line in recipient.address)),
+            enclosures_label=strings["enclosures"],
+            enclosures=tuple(f"{names.get(letter.language, letter.language)}: {letter.file_name}" for letter in letters))
+        html = self.address_template.render(address=values)
+        result = self.pdf_writer.write(html)
+        return RenderedLetter(recipient, language, html, result.pdf, result.pages, "address-page")
 
 
 def render_letters(campaign: Campaign, letters: dict, problems: Problems) -> tuple[RenderedLetter, ...]:
-    """Every recipient's letter in each of its languages."""
+    """Every recipient's letter in each of its languages, and an address page for each post recipient."""
     renderer = Renderer(campaign, problems)
     rendered = []
     for recipient in campaign.recipients:
-        for language in recipient.languages:
-            result = renderer.render(letters[language], recipient)
-            if result is not None:
-                rendered.append(result)
+        own = [result for language in recipient.languages
+               if (result := renderer.render(letters[language], recipient)) is not None]
+        rendered += own
+        if recipient.channel == "post" and own:
+            page = renderer.address_page(recipient, own)
+            rendered += [page] if page else []
     return tuple(rendered)
 
 

@@ -352,6 +352,8 @@ RECIPIENT = Record(
     Field("salutation", Localized(), "the greeting that opens the letter, e.g. 'Your Excellency,'"),
     Field("email", ListOf(Email()), "the To addresses, for the 'email' channel", required=False, default=()),
     Field("cc", ListOf(Email()), "addresses that receive a copy", required=False, default=()),
+    Field("copies", ListOf(Localized(), unique=False), "who receives a copy, printed under the signatures, e.g. "
+          "'Roza Otunbaeva, President of the Interim Government'", required=False, default=()),
     Field("languages", ListOf(Language()), "the languages this recipient gets the letter in; default: all the "
           "campaign's languages", required=False),
     Field("channel", Choice("email", "post"), "how the letter reaches this recipient: 'email', or 'post' where "
@@ -382,6 +384,18 @@ CAMPAIGN = Record(
           "names under signatories/ without '.yaml'"),
     Field("recipients", ListOf(RECIPIENT), "the officials the letter goes to"),
     Field("sender", SENDER, "who sends the letter on the coalition's behalf", required=False),
+    Field("notes", Text(multiline=True), "for the coalition's own use; never printed", required=False),
+)
+
+TRANSLATION = Record(
+    "translation front matter",
+    Field("translated_from", Language(), "the language it was translated from: the campaign's original"),
+    Field("translator", Text(), "who translated it (a person or 'machine-assisted draft')"),
+    Field("reviewed", Boolean(), "true once a second fluent reader has checked it against the original"),
+    Field("reviewed_by", Text(), "who reviewed it", required=False),
+    Field("source_fingerprints", ListOf(Text(pattern=re.compile(r"[0-9a-f]{12}\Z"), hint="written by 'coalition "
+          "translated'"), unique=False), "one fingerprint per paragraph and footnote of the original as it was "
+          "translated; written by 'coalition translated <campaign> <language>'", required=False),
     Field("notes", Text(multiline=True), "for the coalition's own use; never printed", required=False),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -20,15 +21,16 @@ def build(cli, project: Path, out: Path):
 def test_build_writes_the_pdf_and_a_manifest_of_what_it_wrote(cli, project, tmp_path):
     result = build(cli, project, tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert "1 letters for 1 recipients in 1 languages" in result.output
+    assert "5 letters for 2 recipients in 3 languages" in result.output
     folder = tmp_path / "out" / "march-2020"
     manifest = json.loads((folder / "manifest.json").read_text())
-    [entry] = manifest["files"]
+    entry = manifest["files"][0]
     assert entry["path"] == "president/march-2020-president-en.pdf"
     assert (entry["recipient"], entry["language"], entry["kind"]) == ("president", "en", "letter")
-    import hashlib
-
-    assert hashlib.sha256((folder / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
+    written = sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+    assert written == sorted(["manifest.json", *(entry["path"] for entry in manifest["files"])])
+    for entry in manifest["files"]:
+        assert hashlib.sha256((folder / entry["path"]).read_bytes()).hexdigest() == entry["sha256"]
 
 
 def test_unknown_signatory_is_named_with_its_line_and_nothing_is_written(cli, project, tmp_path):
@@ -70,7 +72,9 @@ def test_yaml_syntax_error_names_its_line(cli, project, tmp_path):
 
 
 def test_missing_required_field(cli, project, tmp_path):
-    edit(project / CAMPAIGN_YAML, "subject:\n  en: \"RE: Case of Azimjon Askarov\"\n", "")
+    text = (project / CAMPAIGN_YAML).read_text(encoding="utf-8")
+    start, end = text.index("subject:"), text.index("place:")
+    (project / CAMPAIGN_YAML).write_text(text[:start] + text[end:], encoding="utf-8")
     result = build(cli, project, tmp_path / "out")
     assert result.exit_code == 1
     assert "missing required field 'subject'" in result.stderr
@@ -80,7 +84,7 @@ def test_missing_required_field(cli, project, tmp_path):
 def test_every_problem_of_a_run_is_reported_together(cli, project, tmp_path):
     edit(project / CAMPAIGN_YAML, "  - fidh", "  - fdih")
     edit(project / CAMPAIGN_YAML, "style: coalition", "style: coalitoin")
-    edit(project / LETTER, "[@spt-covid-advice|url]", "[@spt-covid|url]")
+    edit(project / "letters/march-2020/letter.ru.md", "[@spt-covid-advice|url]", "[@spt-covid|url]")
     edit(project / "signatories/omct.yaml", "contact: omct@example.org", "contact: omct-at-example.org")
     result = build(cli, project, tmp_path / "out")
     assert result.exit_code == 1
@@ -116,7 +120,7 @@ def test_usage_errors_exit_2(cli):
 def test_check_reports_without_writing(cli, project, tmp_path):
     result = cli("check", "march-2020", "--root", project)
     assert result.exit_code == 0
-    assert "march-2020: no problems found (1 letters to build)." in result.output
+    assert "march-2020: no problems found (5 letters to build)." in result.output
 
 
 def test_build_py_is_the_coordinators_entry_point(tmp_path):
