@@ -81,4 +81,4 @@ def test_a_translation_without_a_record_of_its_source(project):
     path.write_text("\n".join(line for line in text.splitlines() if not line.startswith("source_fingerprints")) + "\n",
                     encoding="utf-8")
     [problem] = guard(project, final=True).found
-    assert str(problem).startswith("letters/march-2020/letter.ky.md:1: the translation does not record which text")
+    assert str(problem).startswith("letters/march-2020/letter.ky.md:2: the translation does not record which text")
