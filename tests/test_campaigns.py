@@ -46,6 +46,7 @@ def test_june_2010_two_officials_in_russian_and_english_with_a_copy_to_the_inter
     assert str(message["To"]) == "pressa@mail.mvd.kg" and str(message["Cc"]) == "admin@kyrgyz-el.kg"
     russian = flat(" ".join(page_texts(folder / "minister-internal-affairs" / "june-2010-minister-internal-affairs-ru.pdf")))
     assert "Болотбек Шерниязов" in russian and "18 июня 2010 г." in russian
+    assert "Копия: Роза Отунбаева, Президент Временного правительства" in russian
     english = flat(" ".join(page_texts(folder / "deputy-head" / "june-2010-deputy-head-en.pdf")))
     assert "Dear Deputy Head of Interim Government," in english
     assert "immediately and unconditionally release human rights defender Azimzhan Askarov" in english
