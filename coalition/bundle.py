@@ -73,11 +73,12 @@ def outputs(campaign: Campaign, bundles: tuple[Bundle, ...]) -> list[tuple[str, 
     return files
 
 
-def manifest(campaign: Campaign, files: list[tuple[str, OutputFile, str]]) -> dict:
-    """Every file of the build with its sha256, recipient, language and kind (no timestamps: builds reproduce)."""
+def manifest(campaign: Campaign, files: list[tuple[str, OutputFile, str | None]], **extra) -> dict:
+    """Every file written with its sha256, recipient, language and kind (no timestamps: builds reproduce)."""
     return {
         "campaign": campaign.id,
         "date": campaign.date.isoformat(),
+        **extra,
         "files": [
             {"path": path, "sha256": hashlib.sha256(file.data).hexdigest(), "bytes": len(file.data),
              "recipient": recipient, "language": file.language, "kind": file.kind}
@@ -86,24 +87,23 @@ def manifest(campaign: Campaign, files: list[tuple[str, OutputFile, str]]) -> di
     }
 
 
-def publish(out: Path, campaign: Campaign, bundles: tuple[Bundle, ...]) -> Path:
-    """Write every bundle and the manifest under out/<campaign>/, replacing the previous build in one step."""
+def publish(out: Path, name: str, files: list[tuple[str, OutputFile, str | None]], listing: dict) -> Path:
+    """Write `files` and the manifest under out/<name>/, replacing what was there in one step."""
     out.mkdir(parents=True, exist_ok=True)
-    final = out / campaign.id
-    recover(out, campaign.id)
-    staging = Path(tempfile.mkdtemp(prefix=f".{campaign.id}.building-", dir=out))
+    final = out / name
+    recover(out, name)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=out))
     staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the published folder is not
     try:
-        files = outputs(campaign, bundles)
+        folders = {staging}
         for path, file, _ in files:
             target = staging / path
-            target.parent.mkdir(exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folders.add(target.parent)
             write_durably(target, file.data)
-        for bundle in bundles:
-            sync_folder(staging / bundle.recipient.id)
-        text = json.dumps(manifest(campaign, files), indent=2, ensure_ascii=False) + "\n"
-        write_durably(staging / MANIFEST, text.encode())
-        sync_folder(staging)
+        write_durably(staging / MANIFEST, (json.dumps(listing, indent=2, ensure_ascii=False) + "\n").encode())
+        for folder in folders:
+            sync_folder(folder)
         swap_into_place(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -45,12 +45,16 @@ def main():
 @CAMPAIGN
 @ROOT
 @OUT
+@click.option("--drop-pending", is_flag=True,
+              help="Leave off the organisations that have not approved the current proofs, instead of stopping.")
 @report_errors
-def build(campaign, root, out):
-    """Build every recipient's letters for CAMPAIGN into OUT/CAMPAIGN/."""
+def build(campaign, root, out, drop_pending):
+    """Build every recipient's final letters for CAMPAIGN into OUT/CAMPAIGN/."""
     from .pipeline import build as build_campaign
 
-    click.echo(build_campaign(campaign, root=root, out=out).summary())
+    report = build_campaign(campaign, root=root, out=out, drop_pending=drop_pending)
+    print_warnings(report.warnings)
+    click.echo(report.summary())
 
 
 @main.command()
@@ -76,3 +80,51 @@ def translated(campaign, language, root):
 
     path = record_fingerprints(root, campaign, language)
     click.echo(f"{path}: records the original's current paragraphs; the build will name any that change.")
+
+
+@main.command()
+@CAMPAIGN
+@ROOT
+@OUT
+@report_errors
+def proof(campaign, root, out):
+    """Make watermarked proofs of CAMPAIGN, change reports and review e-mails into OUT/CAMPAIGN.proof/."""
+    from .pipeline import proof as make_proofs
+
+    report = make_proofs(campaign, root=root, out=out)
+    print_warnings(report.warnings)
+    click.echo(report.summary())
+
+
+@main.command()
+@CAMPAIGN
+@click.argument("signatory")
+@click.argument("proof_id", metavar="PROOF-ID")
+@click.option("--by", required=True, help="Who approved it for the organisation.")
+@click.option("--date", "approved_on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="When it approved (YYYY-MM-DD); default: today.")
+@ROOT
+@report_errors
+def approve(campaign, signatory, proof_id, by, approved_on, root):
+    """Record that SIGNATORY approved proof PROOF-ID of CAMPAIGN."""
+    from .proof import approve as record
+
+    path = record(campaign, signatory, proof_id, by, approved_on.date() if approved_on else None, root=root)
+    click.echo(f"{signatory} approved {proof_id}: recorded in {path}")
+
+
+@main.command()
+@CAMPAIGN
+@ROOT
+@report_errors
+def status(campaign, root):
+    """Show which organisation approved which proof of CAMPAIGN, per language: current, stale or pending."""
+    from .proof import status_table
+
+    click.echo(status_table(campaign, root=root))
+
+
+def print_warnings(warnings) -> None:
+    """Warnings go to stderr, one line each, before the summary."""
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)

@@ -89,14 +89,17 @@ class _Composer:
             self.report(self.source.body_line, "the letter is empty", "write the body of the letter in Markdown")
         note_html = {note_id: self.render_inline_blocks(note_tokens) for note_id, note_tokens in notes.items()}
         note_calls: dict[int, int] = {}
-        parts, footnotes = [], []
+        parts, footnotes, paragraphs = [], [], []
         for token in body:
             if token.map:
                 self.line = token.map[0] + 1
             if token.type == "front_matter":
                 continue
+            if token.level == 0 and token.nesting >= 0:
+                paragraphs.append([])  # a new top-level block: what a reader (and a change report) calls a paragraph
             if token.type == "inline":
                 parts.append(self.render_inline(token.children or [], note_html, note_calls, footnotes))
+                paragraphs[-1].append(plain_text(token.children or [], self.campaign, self.language, note_calls))
             elif token.type in ("html_block",):
                 self.refuse_html(token.content)
             elif token.type in BLOCK_TAGS:
@@ -105,6 +108,7 @@ class _Composer:
                 self.report(self.line, f"Markdown element '{token.type}' is not supported in a letter",
                             "use paragraphs, emphasis, lists, block quotes and footnotes")
         return Letter(self.campaign, self.language, "".join(parts),
+                      tuple(" ".join(texts) for texts in paragraphs if texts),
                       tuple(text for _, text in footnotes), tuple(self.cited), tuple(self.citation_lines))
 
     def split_footnotes(self, tokens: list[Token]) -> tuple[list[Token], dict]:
@@ -233,10 +237,12 @@ class _Composer:
         self.report(self.line, f"raw HTML refused: {snippet!r}", "write Markdown instead: *emphasis*, [text](https://…)")
 
 
-def plain_text(children: list[Token], campaign: Campaign, language: str) -> str:
-    """Inline tokens as the reader sees them, citations included: for tests, parity checks and proof hashes."""
+def plain_text(children: list[Token], campaign: Campaign, language: str, note_calls: dict | None = None) -> str:
+    """Inline tokens as the reader sees them, citations included and footnote calls as [1]: for change reports."""
     out = []
     for token in children:
+        if token.type == "footnote_ref" and note_calls and token.meta["id"] in note_calls:
+            out.append(f"[{note_calls[token.meta['id']] + 1}]")
         if token.type == "text" or token.type == "code_inline":
             out.append(token.content)
         elif token.type in ("softbreak", "hardbreak"):

@@ -101,3 +101,54 @@ def cover_email(campaign: Campaign, recipient: Recipient, letters: tuple[OutputF
         message.add_attachment(letter.data, maintype="application", subtype="pdf", filename=letter.name)
     message.set_boundary("coalition-" + message["Message-ID"].strip("<>").split("@")[0][-20:])
     return message.as_bytes()
+
+
+def review_emails(campaign: Campaign, proofs: dict, approvals: dict, rendered, reports: dict, files: list,
+                  problems: Problems) -> list[tuple[str, bytes]]:
+    """For each signatory organisation, a draft to its contact with the proofs and the changes since its approval."""
+    if campaign.sender is None:
+        problems.add(campaign.folder / "campaign.yaml", 0, "review e-mails need a sender",
+                     "add 'sender:' with the coordinator's name and e-mail address")
+        return []
+    by_name = {path: file for path, file, _ in files}
+    emails = []
+    for signatory in campaign.signatories:
+        lines = [f"Dear colleagues at {signatory.name.get(campaign.languages[0])},", "",
+                 f"Please review the joint letter \"{campaign.subject.get(campaign.languages[0])}\" of "
+                 f"{letter_date(campaign, campaign.languages[0])} before it is sent. The proofs are attached:", ""]
+        attachments = []
+        for item in rendered:
+            current = proofs[item.language]
+            approval = approvals.get((signatory.id, item.language))
+            attachments.append((item.file_name, item.pdf, "application", "pdf"))
+            if approval and approval.proof == current.id:
+                status = f"you approved this proof on {approval.date.isoformat()}"
+            elif approval and (approval.proof, current.id) in reports:
+                report = reports[(approval.proof, current.id)]
+                status = f"changed since the proof you approved, {approval.proof}: see {report.split('/')[-1]}.html"
+                attachments.append((f"{report.split('/')[-1]}.html", by_name[f"{report}.html"].data, "text", "html"))
+            elif approval:
+                status = f"changed since the proof you approved, {approval.proof}"
+            else:
+                status = "not yet approved by your organisation"
+            lines.append(f"- {Locale.parse('en').languages.get(item.language, item.language)}: proof {current.id} "
+                         f"({item.file_name}): {status}")
+        qualifier = f", {signatory.qualifier.get(campaign.languages[0])}" if signatory.qualifier else ""
+        lines += ["", f"Your organisation signs as: {signatory.name.get(campaign.languages[0])}{qualifier}.",
+                  "To approve, reply with the proof IDs you approve and the name of the person approving.",
+                  "The letter goes out only with the organisations that approved its exact text.", "",
+                  campaign.sender[0]]
+        message = EmailMessage(policy=policy.default)
+        message["From"] = Address(display_name=campaign.sender[0], addr_spec=campaign.sender[1])
+        message["To"] = signatory.contact
+        message["Subject"] = (f"For approval: {campaign.subject.get(campaign.languages[0])} (proofs "
+                              f"{', '.join(proof.id for proof in proofs.values())})")
+        message["X-Unsent"] = "1"
+        message.set_content("\n".join(lines) + "\n")
+        for name, data, maintype, subtype in attachments:
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+        digest = hashlib.sha256(message.as_bytes()).hexdigest()[:20]
+        message["Message-ID"] = f"<{campaign.id}.review.{signatory.id}.{digest}@{campaign.sender[1].rpartition('@')[2]}>"
+        message.set_boundary(f"coalition-review-{digest}")
+        emails.append((signatory.id, message.as_bytes()))
+    return emails

@@ -120,6 +120,7 @@ class Letter:
     campaign: Campaign
     language: str
     body_html: str
+    paragraphs: tuple[str, ...]  # each top-level block's plain text, footnote calls as [1]
     footnotes: tuple[str, ...]  # each footnote's plain text, in order of call
     cited: tuple[str, ...]  # reference keys in order of citation
     citation_lines: tuple[int, ...]  # the source line of each citation
@@ -134,7 +135,8 @@ class RenderedLetter:
     html: str
     pdf: bytes
     pages: int
-    kind: str  # "letter", or "address-page" for a post recipient's envelope
+    kind: str  # "letter", "proof", or "address-page" for a post recipient's envelope
+    proof: str | None = None  # the proof ID printed on a proof
 
     @property
     def file_name(self) -> str:
@@ -142,6 +144,8 @@ class RenderedLetter:
         campaign = self.recipient.campaign_id
         if self.kind == "letter":
             return f"{campaign}-{self.recipient.id}-{self.language}.pdf"
+        if self.kind == "proof":
+            return f"{campaign}-proof-{self.proof}.pdf"
         return f"{campaign}-{self.recipient.id}-{self.kind}.pdf"
 
 

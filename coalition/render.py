@@ -40,6 +40,7 @@ class Page:
     signatories: tuple[tuple[str, str | None], ...]
     copies: tuple[str, ...]
     strings: dict
+    proof: str | None = None  # the proof ID: the page is watermarked and footed with it
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def coalition_name(campaign: Campaign, language: str) -> str:
     return ", ".join(signatory.name.get(language) for signatory in campaign.signatories)
 
 
-def page_values(campaign: Campaign, letter: Letter, recipient: Recipient) -> Page:
+def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof: str | None = None) -> Page:
     """Everything the template prints for `recipient`, in the letter's language."""
     language = letter.language
     return Page(
@@ -91,6 +92,7 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient) -> Pag
                           for signatory in campaign.signatories),
         copies=tuple(copy.get(language) for copy in recipient.copies),
         strings=campaign.style.strings[language],
+        proof=proof,
     )
 
 
@@ -100,9 +102,10 @@ class Renderer:
     def __init__(self, campaign: Campaign, problems: Problems):
         self.campaign, self.problems = campaign, problems
         style = campaign.style
+        # the style's own templates first; the package's (proof.html.j2 for proof marks) after them
         self.environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(style.folder), autoescape=True, undefined=jinja2.StrictUndefined,
-            keep_trailing_newline=True)
+            loader=jinja2.FileSystemLoader([str(style.folder), str(TEMPLATES)]), autoescape=True,
+            undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
         self.template = self.template_or_none(style.template)
         self.address_template = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
@@ -130,12 +133,12 @@ class Renderer:
                                   "fix the style's CSS or fonts")
         return self._pdf_writer
 
-    def html(self, letter: Letter, recipient: Recipient) -> str | None:
+    def html(self, letter: Letter, recipient: Recipient, proof: str | None = None) -> str | None:
         """The letter's HTML for `recipient`, or None with the template's problem recorded."""
         if self.template is None:
             return None
         try:
-            return self.template.render(page=page_values(self.campaign, letter, recipient))
+            return self.template.render(page=page_values(self.campaign, letter, recipient, proof))
         except jinja2.UndefinedError as error:
             line = _template_line(error)
             self.problems.add(self.campaign.style.folder / self.campaign.style.template, line,
@@ -143,9 +146,9 @@ class Renderer:
                               "fix the name in the template, or add the string to style.yaml")
         return None
 
-    def render(self, letter: Letter, recipient: Recipient) -> RenderedLetter | None:
-        """The PDF of `letter` for `recipient`, or None with the problems recorded."""
-        html = self.html(letter, recipient)
+    def render(self, letter: Letter, recipient: Recipient, proof: str | None = None) -> RenderedLetter | None:
+        """The PDF of `letter` for `recipient` (a watermarked proof if `proof` is its ID), or None with problems."""
+        html = self.html(letter, recipient, proof)
         if html is None:
             return None
         result = self.pdf_writer.write(html)
@@ -156,7 +159,8 @@ class Renderer:
         for message in result.warnings:
             if not any(url in message for url in result.refused):
                 self.problems.add(self.campaign.style.folder / "style.yaml", 0, f"rendering problem: {message}")
-        return RenderedLetter(recipient, letter.language, html, result.pdf, result.pages, "letter")
+        return RenderedLetter(recipient, letter.language, html, result.pdf, result.pages,
+                              "proof" if proof else "letter", proof)
 
 
     def address_page(self, recipient: Recipient, letters: list[RenderedLetter]) -> RenderedLetter | None:
@@ -193,6 +197,19 @@ def render_letters(campaign: Campaign, letters: dict, problems: Problems) -> tup
         if recipient.channel == "post" and own:
             page = renderer.address_page(recipient, own)
             rendered += [page] if page else []
+    return tuple(rendered)
+
+
+def render_proofs(campaign: Campaign, letters: dict, proofs: dict, problems: Problems) -> tuple[RenderedLetter, ...]:
+    """A watermarked proof per language, addressed as the first recipient who reads that language gets it."""
+    renderer = Renderer(campaign, problems)
+    rendered = []
+    for language, letter in letters.items():
+        recipient = next((item for item in campaign.recipients if language in item.languages),
+                         campaign.recipients[0])
+        result = renderer.render(letter, recipient, proofs[language].id)
+        if result is not None:
+            rendered.append(result)
     return tuple(rendered)
 
 

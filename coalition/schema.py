@@ -399,6 +399,20 @@ TRANSLATION = Record(
     Field("notes", Text(multiline=True), "for the coalition's own use; never printed", required=False),
 )
 
+APPROVAL = Record(
+    "approval",
+    Field("proof", Text(pattern=re.compile(r"[a-z]{2,3}-[0-9a-f]{10}\Z"), hint="copy the ID from the proof's foot, "
+          "like 'en-3f9a1c07b2'"), "the proof ID the organisation approved"),
+    Field("date", Date(), "when it approved, YYYY-MM-DD"),
+    Field("by", Text(), "who approved it for the organisation"),
+)
+
+APPROVALS = Record(
+    "approvals",
+    Field("approvals", MappingOf(Identifier(), MappingOf(Language(), APPROVAL), allow_empty=True),
+          "per signatory id, per language: the approval of a proof; written by 'coalition approve'"),
+)
+
 STYLE = Record(
     "style",
     Field("name", Text(), "what the letterhead is called"),
