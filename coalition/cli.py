@@ -128,3 +128,43 @@ def print_warnings(warnings) -> None:
     """Warnings go to stderr, one line each, before the summary."""
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@CAMPAIGN
+@ROOT
+@OUT
+@click.option("--yes", is_flag=True, help="Really send. Without it, show what would be sent and connect to nothing.")
+@click.option("--smtp-host", envvar="COALITION_SMTP_HOST", default="localhost", show_default=True)
+@click.option("--smtp-port", envvar="COALITION_SMTP_PORT", type=int, default=587, show_default=True)
+@click.option("--smtp-security", envvar="COALITION_SMTP_SECURITY", type=click.Choice(["starttls", "ssl", "none"]),
+              default="starttls", show_default=True, help="'none' only to this machine.")
+@click.option("--rate", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Messages per minute at most.")
+@click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
+              help="Retries of a 4xx reply or lost connection, with doubling waits.")
+@click.option("--backoff", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Seconds before the first retry.")
+@click.option("--resend-in-doubt", "resend_in_doubt", multiple=True, metavar="RECIPIENT",
+              help="Resend, with the same Message-ID, a message left in doubt, once a person has checked it did "
+                   "not arrive.")
+@report_errors
+def send(campaign, root, out, yes, smtp_host, smtp_port, smtp_security, rate, retries, backoff, resend_in_doubt):
+    """E-mail CAMPAIGN's final letters, each official exactly once (user and password from COALITION_SMTP_USER
+    and COALITION_SMTP_PASSWORD). Exits 3 while any message is unsent."""
+    import os
+
+    from . import send as sending
+
+    if not yes:
+        click.echo(sending.dry_run(root, campaign, out))
+        return
+    settings = sending.SmtpSettings(smtp_host, smtp_port, smtp_security, os.environ.get("COALITION_SMTP_USER"),
+                                    os.environ.get("COALITION_SMTP_PASSWORD"))
+    report = sending.send(root, campaign, out, settings, rate=rate, retries=retries, backoff=backoff,
+                          resend_in_doubt=resend_in_doubt)
+    for line in report.lines:
+        click.echo(line)
+    if not report.complete:
+        click.echo("not everything was sent: see 'coalition status'; run again to send what is unsent", err=True)
+        sys.exit(3)

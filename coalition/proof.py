@@ -368,4 +368,7 @@ def status_table(campaign_id: str, root: Path = Path(".")) -> str:
         lines.append(f"{signatory.id:<{width}}  " + "  ".join(f"{cell:<27}" for cell in cells).rstrip())
     lines += ["", "every organisation has approved every current proof" if not waiting else
               f"{waiting} approval(s) missing: the final build will stop until they are recorded"]
+    from .send import ledger_lines
+
+    lines += ["", "sending:"] + [f"  {line}" for line in ledger_lines(campaign.folder)]
     return "\n".join(lines)
