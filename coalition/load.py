@@ -132,6 +132,10 @@ def build_recipients(campaign_id: str, entries: tuple, sender: dict | None, camp
         if entry["channel"] == "email" and not entry["email"]:
             problems.add(campaign.path, line, f"recipient {entry['id']!r} is reached by e-mail but has no 'email' "
                          "address", "add 'email:' or set 'channel: post'")
+        for position, address in enumerate(entry["cc"]):
+            if address in entry["email"]:
+                problems.add(campaign.path, campaign.line(where + ("cc", position)), f"{address} is both a To and a "
+                             f"Cc address of recipient {entry['id']!r}", "keep it in one of the two")
         if entry["channel"] == "email" and not sender:
             problems.add(campaign.path, line, f"recipient {entry['id']!r} is reached by e-mail but the campaign has "
                          "no 'sender'", "add 'sender:' with the name and e-mail address the letters come from")

@@ -16,7 +16,7 @@ from .load import load_campaign
 from .model import Campaign, OutputFile
 from .proof import (APPROVALS, change_report_html, change_report_text, load_approvals, pending, previous_proof,
                     proof_of, read_proof, record_proof)
-from .render import render_letters, render_proofs
+from .render import check_glyphs, render_letters, render_proofs
 from .translation import check_translations
 
 
@@ -48,6 +48,7 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     campaign = load_campaign(root, campaign_id, problems)
     letters = compose_letters(campaign, problems)
     check_translations(campaign, letters, problems, final=True)
+    check_glyphs(campaign, letters, problems)
     problems.check()
     languages = [language for language in campaign.languages
                  if any(language in recipient.languages for recipient in campaign.recipients)]
@@ -117,6 +118,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
     campaign = load_campaign(root, campaign_id, problems)
     letters = compose_letters(campaign, problems)
     check_translations(campaign, letters, problems, final=False)
+    check_glyphs(campaign, letters, problems)
     problems.check()
     proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
     approvals = load_approvals(campaign, problems)
@@ -160,5 +162,6 @@ def check(campaign_id: str, root: Path = Path(".")) -> int:
     campaign = load_campaign(root, campaign_id, problems)
     letters = compose_letters(campaign, problems)
     check_translations(campaign, letters, problems, final=True)
+    check_glyphs(campaign, letters, problems)
     problems.check()
     return sum(len(recipient.languages) for recipient in campaign.recipients)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,6 +185,59 @@ class Renderer:
         html = self.address_template.render(address=values)
         result = self.pdf_writer.write(html)
         return RenderedLetter(recipient, language, html, result.pdf, result.pages, "address-page")
+
+
+@functools.lru_cache(maxsize=8)
+def font_coverage(fonts: tuple[Path, ...]) -> frozenset[int]:
+    """Every code point the style's fonts can draw, read from their character maps."""
+    from fontTools.ttLib import TTFont
+
+    covered: set[int] = set()
+    for path in fonts:
+        with TTFont(path, lazy=True) as font:
+            covered |= set(font.getBestCmap())
+    return frozenset(covered)
+
+
+def check_glyphs(campaign: Campaign, letters: dict, problems: Problems) -> None:
+    """Every character the letters print is in the style's fonts: no silent blank boxes or stray fallback font."""
+    style = campaign.style
+    if style is None or not style.fonts:
+        return
+    covered = font_coverage(style.fonts)
+    hint = "replace the character, or add a font that has it to the style's 'fonts' and stylesheet"
+
+    def missing(text: str) -> list[str]:
+        return sorted({char for char in text if not char.isspace() and ord(char) not in covered})
+
+    def describe(chars: list[str]) -> str:
+        return ", ".join(f"{char!r} (U+{ord(char):04X})" for char in chars)
+
+    seen: set[str] = set()
+    for source in campaign.sources:
+        for number, line in enumerate(source.text.splitlines(), start=1):
+            if chars := missing(line):
+                seen.update(chars)
+                problems.add(source.path, number, f"{describe(chars)} cannot be drawn by the fonts of style "
+                             f"{style.id!r}", hint)
+    for letter in letters.values():
+        if chars := [char for char in missing(" ".join(letter.paragraphs + letter.footnotes)) if char not in seen]:
+            seen.update(chars)
+            problems.add(campaign.folder.parent / "references.yaml", 0, f"a cited title has {describe(chars)}, which "
+                         f"the fonts of style {style.id!r} cannot draw", hint)
+    for recipient in campaign.recipients:
+        for language in recipient.languages:
+            if language not in letters or language not in style.strings:
+                continue
+            page = page_values(campaign, letters[language], recipient)
+            texts = [value for name, value in vars(page).items() if isinstance(value, str) and name != "body"]
+            texts += [*page.address, *page.email, *page.copies, *page.strings.values()]
+            texts += [part for pair in page.signatories for part in pair if part]
+            if chars := [char for char in missing(" ".join(texts)) if char not in seen]:
+                seen.update(chars)
+                problems.add(campaign.folder / "campaign.yaml", recipient.line, f"the {language} letter to "
+                             f"{recipient.id!r} prints {describe(chars)}, which the fonts of style {style.id!r} "
+                             "cannot draw (in the campaign, a signatory or the style's strings)", hint)
 
 
 def render_letters(campaign: Campaign, letters: dict, problems: Problems) -> tuple[RenderedLetter, ...]:

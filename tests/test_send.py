@@ -228,7 +228,13 @@ def test_a_send_killed_between_two_recipients_resumes_without_a_second_copy(buil
     process = subprocess.Popen([*command, "--rate", "3"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env={**os.environ, "PYTHONPATH": str(REPO)})
     deadline = time.monotonic() + 30
-    while not smtp.messages and time.monotonic() < deadline:
+    ledger_path = project / "letters/march-2020/ledger.sqlite"
+    while time.monotonic() < deadline:  # wait until the first message is recorded as sent, then kill
+        try:
+            if ledger_path.exists() and "sent" in ledger(project).values():
+                break
+        except sqlite3.OperationalError:  # created but its tables not yet
+            pass
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
