@@ -85,7 +85,9 @@ class PdfWriter:
         with self.collector.attached():
             self.stylesheets = [CSS(filename=str(style_folder / name), url_fetcher=self.fetcher,
                                     font_config=self.font_config) for name in stylesheets]
-        self.setup_warnings = tuple(self.collector.messages)
+        self.setup_refused = tuple(self.fetcher.refused)
+        self.setup_warnings = tuple(message for message in self.collector.messages
+                                    if not any(url in message for url in self.setup_refused))
 
     def write(self, html: str, **options) -> PdfResult:
         """The PDF for one letter's HTML."""

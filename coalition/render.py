@@ -129,6 +129,9 @@ class Renderer:
 
             style = self.campaign.style
             self._pdf_writer = PdfWriter(style.folder, style.stylesheets, (self.campaign.folder,))
+            for url in self._pdf_writer.setup_refused:
+                self.problems.add(style.folder / style.stylesheets[0], 0, f"refused to load {url}: only files in the "
+                                  "campaign and style folders are used", "copy the file into the style's folder")
             for message in self._pdf_writer.setup_warnings:
                 self.problems.add(style.folder / "style.yaml", 0, f"stylesheet problem: {message}",
                                   "fix the style's CSS or fonts")
