@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .cover import cover_email, cover_environment
 from .errors import Problems
+from .files import current_umask, sync_folder, write_durably
 from .model import Bundle, Campaign, OutputFile, RenderedLetter
 
 ATTACHMENT_LIMIT = 7_000_000  # official mail servers often refuse ~10 MB once base64 has added its third
@@ -134,27 +135,3 @@ def recover(out: Path, campaign_id: str) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
     for leftover in out.glob(f".{campaign_id}.building-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-
-
-def current_umask() -> int:
-    """The process's umask (reading it means setting it, so it is set back at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write a new file and make sure its bytes are on disk before it is published."""
-    with open(path, "xb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def sync_folder(folder: Path) -> None:
-    """Make a folder's entries durable (a rename is only safe once its folder is synced)."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +15,9 @@ ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), 
 OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("out"),
                    show_default=True, help="Where the built bundles are written.")
 CAMPAIGN = click.argument("campaign")
+# WeasyPrint's variants (weasyprint.pdf.VARIANTS), listed here so that the command line starts without importing it
+PDF_VARIANTS = ["pdf/a-1b", "pdf/a-2b", "pdf/a-3b", "pdf/a-2u", "pdf/a-3u", "pdf/a-4u", "pdf/a-1a", "pdf/a-2a",
+                "pdf/a-3a", "pdf/ua-1", "pdf/ua-2"]
 
 
 def report_errors(function):
@@ -47,14 +51,29 @@ def main():
 @OUT
 @click.option("--drop-pending", is_flag=True,
               help="Leave off the organisations that have not approved the current proofs, instead of stopping.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes that render PDFs.  [default: all cores]")
+@click.option("--no-cache", is_flag=True, help="Render every PDF again instead of reusing unchanged ones.")
+@click.option("--pdf-variant", type=click.Choice(PDF_VARIANTS), default=None,
+              help="An archival or accessible PDF (tagged), e.g. pdf/a-3b or pdf/ua-1.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only errors.")
+@click.option("--verbose", "-v", is_flag=True, help="Also list every file written.")
 @report_errors
-def build(campaign, root, out, drop_pending):
+def build(campaign, root, out, drop_pending, jobs, no_cache, pdf_variant, quiet, verbose):
     """Build every recipient's final letters for CAMPAIGN into OUT/CAMPAIGN/."""
     from .pipeline import build as build_campaign
 
-    report = build_campaign(campaign, root=root, out=out, drop_pending=drop_pending)
-    print_warnings(report.warnings)
-    click.echo(report.summary())
+    with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
+        report = build_campaign(campaign, root=root, out=out, drop_pending=drop_pending,
+                                jobs=jobs or os.cpu_count() or 1, cache=not no_cache, pdf_variant=pdf_variant,
+                                progress=progress.update)
+    if not quiet:
+        print_warnings(report.warnings)
+        if verbose:
+            for path in sorted(report.folder.rglob("*")):
+                if path.is_file():
+                    click.echo(f"  {path}")
+        click.echo(report.summary())
 
 
 @main.command()
@@ -122,6 +141,30 @@ def status(campaign, root):
     from .proof import status_table
 
     click.echo(status_table(campaign, root=root))
+
+
+class Progress:
+    """A progress bar on a terminal for long builds; nothing when output is not a terminal or --quiet is given."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bar = enabled, None
+
+    def update(self, done: int, total: int) -> None:
+        """(0, total) starts the bar; (done, 0) advances it."""
+        if not self.enabled:
+            return
+        if self.bar is None and total >= 8:  # a short build needs no bar
+            self.bar = click.progressbar(length=total, label="rendering", file=sys.stderr)
+            self.bar.__enter__()
+        elif self.bar is not None:
+            self.bar.update(done)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 def print_warnings(warnings) -> None:

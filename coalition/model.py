@@ -165,3 +165,13 @@ class Bundle:
 
     recipient: Recipient
     files: tuple[OutputFile, ...]
+
+
+@dataclass(frozen=True)
+class PdfResult:
+    """A written PDF and what WeasyPrint said while making it (refused URLs, warnings)."""
+
+    pdf: bytes
+    pages: int
+    refused: tuple[str, ...]
+    warnings: tuple[str, ...]

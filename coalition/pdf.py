@@ -9,13 +9,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import mimetypes
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from .model import PdfResult
 
 
 class ConfinedURLFetcher(URLFetcher):
@@ -64,16 +65,6 @@ class _Collector(logging.Handler):
             logger.removeHandler(self)
 
 
-@dataclass(frozen=True)
-class PdfResult:
-    """A written PDF and what WeasyPrint said while making it."""
-
-    pdf: bytes
-    pages: int
-    refused: tuple[str, ...]
-    warnings: tuple[str, ...]
-
-
 class PdfWriter:
     """Renders HTML to PDF with one style: fonts and stylesheets are loaded once and reused for every letter."""
 
@@ -98,3 +89,18 @@ class PdfWriter:
                 stylesheets=self.stylesheets, font_config=self.font_config)
             pdf = document.write_pdf(**options)
         return PdfResult(pdf, len(document.pages), tuple(self.fetcher.refused), tuple(self.collector.messages))
+
+
+# Worker processes for parallel rendering: each sets up its PdfWriter (fonts, parsed stylesheets) once.
+_WORKER: PdfWriter | None = None
+
+
+def start_worker(style_folder: Path, stylesheets: tuple[str, ...], allowed: tuple[Path, ...]) -> None:
+    """Pool initializer: WeasyPrint is imported and the style loaded in the worker, once."""
+    global _WORKER
+    _WORKER = PdfWriter(style_folder, stylesheets, allowed)
+
+
+def write_in_worker(html: str, options: dict) -> PdfResult:
+    """Render one letter in a worker."""
+    return _WORKER.write(html, **options)

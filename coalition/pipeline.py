@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from .load import load_campaign
 from .model import Campaign, OutputFile
 from .proof import (APPROVALS, change_report_html, change_report_text, load_approvals, pending, previous_proof,
                     proof_of, read_proof, record_proof)
-from .render import check_glyphs, render_letters, render_proofs
+from .render import RenderOptions, check_glyphs, render_letters, render_proofs
 from .translation import check_translations
+
+CACHE = ".cache"  # under out/: rendered PDFs by content, so that a rebuild renders only what changed
 
 
 @dataclass(frozen=True)
@@ -29,19 +32,25 @@ class BuildReport:
     recipients: int
     languages: int
     seconds: float
+    rendered: int  # PDFs WeasyPrint made; the others came unchanged from the cache
     warnings: tuple[Problem, ...] = ()
 
     def summary(self) -> str:
         """One line for the coordinator."""
         return (f"{self.letters} letters for {self.recipients} recipients in {self.languages} languages "
-                f"written to {self.folder} in {self.seconds:.1f} s")
+                f"written to {self.folder} in {self.seconds:.1f} s ({self.rendered} PDFs rendered, the rest "
+                "unchanged)")
 
 
-def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), drop_pending: bool = False) -> BuildReport:
+def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), drop_pending: bool = False,
+          jobs: int = 1, cache: bool = True, pdf_variant: str | None = None,
+          progress: Callable[[int, int], object] | None = None) -> BuildReport:
     """Build every recipient's final letters for `campaign_id` under `out`; raise CoalitionError on bad data.
 
     Every signatory must have approved the current proof of each language built; with `drop_pending`, those who
-    have not are left off the letters (and named in the report) instead of stopping the build.
+    have not are left off the letters (and named in the report) instead of stopping the build. PDFs are rendered
+    by `jobs` processes and kept in out/.cache, so that a rebuild renders only what changed. `progress`, if
+    given, is called first with (0, total) and then with (done, 0) as PDFs are finished.
     """
     started = time.perf_counter()
     problems = Problems(root.resolve())
@@ -54,7 +63,12 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
                  if any(language in recipient.languages for recipient in campaign.recipients)]
     proofs = {language: proof_of(campaign, letters[language]) for language in languages}
     campaign, dropped = signed_by_approvers(campaign, proofs, problems, drop_pending)
-    rendered = render_letters(campaign, letters, problems)
+    if progress:
+        progress(0, sum(len(recipient.languages) + (recipient.channel == "post")
+                        for recipient in campaign.recipients))
+    options = RenderOptions(jobs=jobs, cache=out / CACHE if cache else None, pdf_variant=pdf_variant,
+                            progress=(lambda done: progress(done, 0)) if progress else None)
+    rendered, made = render_letters(campaign, letters, problems, options)
     problems.check()
     bundles = make_bundles(campaign, rendered, problems)
     problems.check()
@@ -64,7 +78,7 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     folder = publish(out, campaign.id, files, listing)
     letter_count = sum(1 for item in rendered if item.kind == "letter")
     return BuildReport(folder, letter_count, len(campaign.recipients), len(languages),
-                       time.perf_counter() - started, tuple(problems.warnings))
+                       time.perf_counter() - started, made, tuple(problems.warnings))
 
 
 def signed_by_approvers(campaign: Campaign, proofs: dict, problems: Problems,
@@ -122,7 +136,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
     problems.check()
     proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
     approvals = load_approvals(campaign, problems)
-    rendered = render_proofs(campaign, letters, proofs, problems)
+    rendered = render_proofs(campaign, letters, proofs, problems, RenderOptions(cache=out / CACHE))
     problems.check()
     files: list[tuple[str, OutputFile, str | None]] = [
         (item.file_name, OutputFile(item.file_name, item.pdf, "proof", item.language), None) for item in rendered]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import schema
 from .errors import CoalitionError, Problems
+from .files import write_atomically
 from .model import Campaign, Letter
 from .render import letter_date
 from .yamlfile import load_yaml
@@ -112,22 +113,6 @@ def previous_proof(campaign: Campaign, proof: Proof) -> Proof | None:
         if entry and entry[0].id != proof.id:
             found.append((entry[1], entry[0]))
     return max(found, key=lambda pair: pair[0])[1] if found else None
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `path` whole or not at all."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from markupsafe import Markup
 from .errors import Problems
 
 TEMPLATES = Path(__file__).parent / "templates"
-from .model import Campaign, Letter, Recipient, RenderedLetter
+from .cache import PdfCache
+from .model import Campaign, Letter, PdfResult, Recipient, RenderedLetter
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,29 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof:
     )
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How PDFs are made: worker processes, the cache folder, the PDF variant, a progress callback."""
+
+    jobs: int = 1
+    cache: Path | None = None
+    pdf_variant: str | None = None
+    progress: Callable[[int], None] | None = None  # called with the number of PDFs just finished
+
+    @property
+    def pdf(self) -> dict:
+        """WeasyPrint's write_pdf options."""
+        return {"pdf_variant": self.pdf_variant, "pdf_tags": True} if self.pdf_variant else {}
+
+
+PARALLEL_FROM = 4  # PDFs per worker below which starting worker processes costs more than it saves
+
+
 class Renderer:
     """Renders letters with one campaign's style: the template and stylesheets are loaded once."""
 
-    def __init__(self, campaign: Campaign, problems: Problems):
-        self.campaign, self.problems = campaign, problems
+    def __init__(self, campaign: Campaign, problems: Problems, options: RenderOptions = RenderOptions()):
+        self.campaign, self.problems, self.options = campaign, problems, options
         style = campaign.style
         # the style's own templates first; the package's (proof.html.j2 for proof marks) after them
         self.environment = jinja2.Environment(
@@ -111,6 +131,8 @@ class Renderer:
         self.address_template = jinja2.Environment(
             loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
             undefined=jinja2.StrictUndefined).get_template("address.html.j2")
+        self.cache = PdfCache(options.cache, style.folder, options.pdf) if options.cache else None
+        self.rendered = 0  # PDFs WeasyPrint actually made (the rest came from the cache)
         self._pdf_writer = None
 
     def template_or_none(self, name: str):
@@ -150,25 +172,70 @@ class Renderer:
                               "fix the name in the template, or add the string to style.yaml")
         return None
 
-    def render(self, letter: Letter, recipient: Recipient, proof: str | None = None) -> RenderedLetter | None:
-        """The PDF of `letter` for `recipient` (a watermarked proof if `proof` is its ID), or None with problems."""
-        html = self.html(letter, recipient, proof)
-        if html is None:
-            return None
-        result = self.pdf_writer.write(html)
+    def pdfs(self, htmls: list[str]) -> list[PdfResult]:
+        """The PDF of each HTML: from the cache where it is there, else rendered (in worker processes if many)."""
+        keys = [self.cache.key(html) for html in htmls] if self.cache else [None] * len(htmls)
+        results: list[PdfResult | None] = [self.cache.get(key) if key else None for key in keys]
+        if self.options.progress and any(results):
+            self.options.progress(sum(1 for result in results if result))
+        todo = [index for index, result in enumerate(results) if result is None]
+        for index, result in zip(todo, self.write([htmls[index] for index in todo])):
+            results[index] = result
+            if self.cache:
+                self.cache.put(keys[index], result)
+        for result in results:
+            self.report(result)
+        return results
+
+    def write(self, htmls: list[str]):
+        """Render with WeasyPrint, yielding each result in order."""
+        self.rendered += len(htmls)
+        jobs = min(self.options.jobs, len(htmls) // PARALLEL_FROM)
+        if jobs <= 1:
+            for html in htmls:
+                yield self.pdf_writer.write(html, **self.options.pdf)
+                if self.options.progress:
+                    self.options.progress(1)
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from .pdf import start_worker, write_in_worker
+
+        style = self.campaign.style
+        # forkserver: workers start clean (no threads or half-imported state copied from this process), import
+        # WeasyPrint once each, and keep their fonts and parsed stylesheets for every letter they render
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=start_worker,
+                                 initargs=(style.folder, style.stylesheets, (self.campaign.folder,))) as pool:
+            futures = [pool.submit(write_in_worker, html, self.options.pdf) for html in htmls]
+            for future in futures:
+                yield future.result()
+                if self.options.progress:
+                    self.options.progress(1)
+
+    def report(self, result: PdfResult) -> None:
+        """What the fetcher refused and what WeasyPrint warned of, as problems."""
+        style = self.campaign.style
         for url in result.refused:
-            self.problems.add(self.campaign.style.folder / self.campaign.style.template, 0,
+            self.problems.add(style.folder / style.template, 0,
                               f"refused to load {url}: only files in the campaign and style folders are used",
                               "remove the reference or copy the file into the style's folder")
         for message in result.warnings:
             if not any(url in message for url in result.refused):
-                self.problems.add(self.campaign.style.folder / "style.yaml", 0, f"rendering problem: {message}")
-        return RenderedLetter(recipient, letter.language, html, result.pdf, result.pages,
-                              "proof" if proof else "letter", proof)
+                self.problems.add(style.folder / "style.yaml", 0, f"rendering problem: {message}")
 
+    def render_all(self, jobs: list[tuple[Letter, Recipient, str | None]]) -> list[RenderedLetter]:
+        """The PDF of each (letter, recipient, proof ID or None); those whose HTML failed are left out."""
+        htmls = [(letter, recipient, proof, self.html(letter, recipient, proof)) for letter, recipient, proof in jobs]
+        htmls = [item for item in htmls if item[3] is not None]
+        results = self.pdfs([html for *_, html in htmls])
+        return [RenderedLetter(recipient, letter.language, html, result.pdf, result.pages,
+                               "proof" if proof else "letter", proof)
+                for (letter, recipient, proof, html), result in zip(htmls, results)]
 
-    def address_page(self, recipient: Recipient, letters: list[RenderedLetter]) -> RenderedLetter | None:
-        """The address page for a post recipient, in its first language, listing the letters enclosed."""
+    def address_page(self, recipient: Recipient, letters: list[RenderedLetter]) -> str | None:
+        """The address page's HTML for a post recipient, in its first language, listing the letters enclosed."""
         language = recipient.languages[0]
         names = Locale.parse(language).languages
         strings = self.campaign.style.strings[language]
@@ -185,9 +252,7 @@ class Renderer:
                    *(line.get(language) for line in recipient.address)),
             enclosures_label=strings["enclosures"],
             enclosures=tuple(f"{names.get(letter.language, letter.language)}: {letter.file_name}" for letter in letters))
-        html = self.address_template.render(address=values)
-        result = self.pdf_writer.write(html)
-        return RenderedLetter(recipient, language, html, result.pdf, result.pages, "address-page")
+        return self.address_template.render(address=values)
 
 
 @functools.lru_cache(maxsize=8)
@@ -243,31 +308,34 @@ def check_glyphs(campaign: Campaign, letters: dict, problems: Problems) -> None:
                              "cannot draw (in the campaign, a signatory or the style's strings)", hint)
 
 
-def render_letters(campaign: Campaign, letters: dict, problems: Problems) -> tuple[RenderedLetter, ...]:
-    """Every recipient's letter in each of its languages, and an address page for each post recipient."""
-    renderer = Renderer(campaign, problems)
-    rendered = []
+def render_letters(campaign: Campaign, letters: dict, problems: Problems,
+                   options: RenderOptions = RenderOptions()) -> tuple[tuple[RenderedLetter, ...], int]:
+    """Every recipient's letter in each of its languages, an address page for each post recipient, and how many
+    PDFs WeasyPrint had to make (the rest came from the cache)."""
+    renderer = Renderer(campaign, problems, options)
+    rendered = renderer.render_all([(letters[language], recipient, None) for recipient in campaign.recipients
+                                    for language in recipient.languages])
+    pages = []
     for recipient in campaign.recipients:
-        own = [result for language in recipient.languages
-               if (result := renderer.render(letters[language], recipient)) is not None]
-        rendered += own
-        if recipient.channel == "post" and own:
-            page = renderer.address_page(recipient, own)
-            rendered += [page] if page else []
-    return tuple(rendered)
+        if recipient.channel == "post":
+            own = [item for item in rendered if item.recipient.id == recipient.id]
+            if own and (html := renderer.address_page(recipient, own)) is not None:
+                pages.append((recipient, html))
+    for (recipient, html), result in zip(pages, renderer.pdfs([html for _, html in pages])):
+        rendered.append(RenderedLetter(recipient, recipient.languages[0], html, result.pdf, result.pages,
+                                       "address-page"))
+    return tuple(rendered), renderer.rendered
 
 
-def render_proofs(campaign: Campaign, letters: dict, proofs: dict, problems: Problems) -> tuple[RenderedLetter, ...]:
+def render_proofs(campaign: Campaign, letters: dict, proofs: dict, problems: Problems,
+                  options: RenderOptions = RenderOptions()) -> tuple[RenderedLetter, ...]:
     """A watermarked proof per language, addressed as the first recipient who reads that language gets it."""
-    renderer = Renderer(campaign, problems)
-    rendered = []
+    jobs = []
     for language, letter in letters.items():
         recipient = next((item for item in campaign.recipients if language in item.languages),
                          campaign.recipients[0])
-        result = renderer.render(letter, recipient, proofs[language].id)
-        if result is not None:
-            rendered.append(result)
-    return tuple(rendered)
+        jobs.append((letter, recipient, proofs[language].id))
+    return tuple(Renderer(campaign, problems, options).render_all(jobs))
 
 
 def _template_line(error: Exception) -> int:

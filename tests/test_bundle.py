@@ -91,7 +91,7 @@ def test_the_kyrgyz_letter_is_kyrgyz(march_build):
 def test_attachments_over_the_limit_are_refused_before_anything_is_written():
     problems = Problems(REPO)
     campaign = load_campaign(REPO, "march-2020", problems)
-    rendered = render_letters(campaign, compose_letters(campaign, problems), problems)
+    rendered, _ = render_letters(campaign, compose_letters(campaign, problems), problems)
     bundles = make_bundles(campaign, rendered, problems, attachment_limit=50_000)
     assert [bundle.recipient.id for bundle in bundles] == ["embassy-washington"]  # post: nothing attached
     [problem] = problems.found

@@ -100,7 +100,7 @@ def test_a_failed_build_leaves_the_previous_build_in_place(cli, project, tmp_pat
     edit(project / LETTER, "[@mandela-rules]", "[@nothing]")
     assert build(cli, project, out).exit_code == 1
     assert (out / "march-2020" / "manifest.json").read_bytes() == before
-    assert sorted(path.name for path in out.iterdir()) == ["march-2020"]
+    assert sorted(path.name for path in out.iterdir()) == [".cache", "march-2020"]
 
 
 def test_unknown_campaign_and_unsafe_ids(cli, project, tmp_path):
