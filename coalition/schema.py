@@ -12,7 +12,6 @@ import datetime
 import difflib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 

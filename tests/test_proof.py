@@ -9,7 +9,6 @@ import sys
 from email import policy
 from pathlib import Path
 
-import pytest
 from pypdf import PdfReader
 
 from helpers import REPO, edit, flat, page_texts
