@@ -42,6 +42,20 @@ class BuildReport:
                 "unchanged)")
 
 
+def gather(campaign_id: str, root: Path, final: bool) -> tuple[Problems, Campaign, dict]:
+    """Load and compose the campaign and check it all (translations, glyphs); raise every problem at once.
+
+    A stale translation is an error for the final build (`final`) and a warning for proofs.
+    """
+    problems = Problems(root.resolve())
+    campaign = load_campaign(root, campaign_id, problems)
+    letters = compose_letters(campaign, problems)
+    check_translations(campaign, letters, problems, final=final)
+    check_glyphs(campaign, letters, problems)
+    problems.check()
+    return problems, campaign, letters
+
+
 def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), drop_pending: bool = False,
           jobs: int = 1, cache: bool = True, pdf_variant: str | None = None,
           progress: Callable[[int, int], object] | None = None) -> BuildReport:
@@ -53,12 +67,7 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     given, is called first with (0, total) and then with (done, 0) as PDFs are finished.
     """
     started = time.perf_counter()
-    problems = Problems(root.resolve())
-    campaign = load_campaign(root, campaign_id, problems)
-    letters = compose_letters(campaign, problems)
-    check_translations(campaign, letters, problems, final=True)
-    check_glyphs(campaign, letters, problems)
-    problems.check()
+    problems, campaign, letters = gather(campaign_id, root, final=True)
     languages = [language for language in campaign.languages
                  if any(language in recipient.languages for recipient in campaign.recipients)]
     proofs = {language: proof_of(campaign, letters[language]) for language in languages}
@@ -128,12 +137,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
 
     Written to out/<campaign>.proof/; each proof is also kept in letters/<campaign>/proofs/ for later reports.
     """
-    problems = Problems(root.resolve())
-    campaign = load_campaign(root, campaign_id, problems)
-    letters = compose_letters(campaign, problems)
-    check_translations(campaign, letters, problems, final=False)
-    check_glyphs(campaign, letters, problems)
-    problems.check()
+    problems, campaign, letters = gather(campaign_id, root, final=False)
     proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
     approvals = load_approvals(campaign, problems)
     rendered = render_proofs(campaign, letters, proofs, problems, RenderOptions(cache=out / CACHE))
@@ -172,10 +176,5 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
 
 def check(campaign_id: str, root: Path = Path(".")) -> int:
     """Load and compose `campaign_id` without rendering or writing; the number of letters that would be built."""
-    problems = Problems(root.resolve())
-    campaign = load_campaign(root, campaign_id, problems)
-    letters = compose_letters(campaign, problems)
-    check_translations(campaign, letters, problems, final=True)
-    check_glyphs(campaign, letters, problems)
-    problems.check()
+    _, campaign, _ = gather(campaign_id, root, final=True)
     return sum(len(recipient.languages) for recipient in campaign.recipients)
