@@ -27,6 +27,7 @@ def report_errors(function):
         try:
             return function(*args, **kwargs)
         except DataError as error:
+            print_warnings(error.warnings)
             for problem in error.problems:
                 click.echo(f"error: {problem}", err=True)
             count = len(error.problems)

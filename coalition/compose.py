@@ -216,9 +216,11 @@ class _Composer:
         """A reference from the library as HTML: title and URL, or one of them."""
         self.cited.append(key)
         self.citation_lines.append(self.line)
-        reference = self.campaign.references.get(key)
+        library = self.campaign.references
+        reference = library.get(key) if library is not None else None
         if reference is None:
-            self.report(self.line, f"unknown reference [@{key}]", suggest_reference(key, self.campaign.references))
+            if library is not None and key not in library:  # a broken library or entry is reported already
+                self.report(self.line, f"unknown reference [@{key}]", suggest_reference(key, library))
             return ""
         title = escape(reference.title.get(self.language), quote=False)
         if reference.url is None:
@@ -248,7 +250,7 @@ def plain_text(children: list[Token], campaign: Campaign, language: str, note_ca
         elif token.type in ("softbreak", "hardbreak"):
             out.append(" ")
         elif token.type == "citation":
-            reference = campaign.references.get(token.meta["key"])
+            reference = (campaign.references or {}).get(token.meta["key"])
             if reference:
                 title, url = reference.title.get(language), reference.url
                 form = token.meta["form"]

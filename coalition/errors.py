@@ -27,9 +27,10 @@ class Problem:
 class DataError(CoalitionError):
     """One or more data problems, all reported together."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem], warnings: list[Problem] = ()):
         unique = list(dict.fromkeys(problems))  # the same problem found twice is reported once
         self.problems = sorted(unique, key=lambda problem: (problem.file, problem.line))
+        self.warnings = list(dict.fromkeys(warnings))
         super().__init__("\n".join(str(problem) for problem in self.problems))
 
 
@@ -60,4 +61,4 @@ class Problems:
     def check(self) -> None:
         """Raise every problem found so far as one DataError."""
         if self.found:
-            raise DataError(self.found)
+            raise DataError(self.found, self.warnings)

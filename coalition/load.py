@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
@@ -57,14 +58,26 @@ def load_campaign(root: Path, campaign_id: str, problems: Problems) -> Campaign:
     )
 
 
-def load_references(root: Path, problems: Problems) -> dict:
-    """The shared reference library, letters/references.yaml, by key."""
+def load_references(root: Path, problems: Problems) -> dict | None:
+    """The shared reference library, letters/references.yaml, by key; a key whose entry is broken maps to None
+    (its problem is reported once, not again at every citation), and a library that cannot be read is None."""
     document = load_yaml(root / "letters" / "references.yaml", problems)
-    values = schema.check_record(document, schema.REFERENCES, problems) if document else None
-    if values is None:
-        return {}
-    return {key: Reference(key, Localized(entry["title"]), entry["url"])
-            for key, entry in values["references"].items()}
+    if document is None:
+        return None
+    entries = document.data.get("references") if isinstance(document.data, dict) else None
+    if not isinstance(entries, dict) or set(document.data) != {"references"}:
+        schema.check_record(document, schema.REFERENCES, problems)
+        return None
+    library = {}
+    for key, entry in entries.items():
+        context = schema.Context(document, problems)
+        checked_key = schema.REFERENCE_KEY_KIND.convert(key, ("references", key), context)
+        values = schema.REFERENCE.convert(entry, ("references", key), context)
+        if checked_key is schema.INVALID or values is schema.INVALID:
+            library[key] = None
+        else:
+            library[key] = Reference(key, Localized(values["title"]), values["url"])
+    return library
 
 
 def load_signatories(root: Path, ids: tuple, campaign: YamlDocument, problems: Problems) -> tuple:
@@ -101,10 +114,13 @@ def load_style(root: Path, style_id: str, campaign: YamlDocument, languages: tup
     values = schema.check_record(document, schema.STYLE, problems) if document else None
     if values is None:
         return None
-    for name in (values["template"], *values["stylesheets"], *values["fonts"]):
+    listed = [(("template",), values["template"])]
+    listed += [(("stylesheets", index), name) for index, name in enumerate(values["stylesheets"])]
+    listed += [(("fonts", index), name) for index, name in enumerate(values["fonts"])]
+    for where, name in listed:
         if not (folder / name).is_file():
-            problems.add(document.path, document.line(()), f"{name!r} is listed but missing from styles/{style_id}/",
-                         "add the file or remove it from style.yaml")
+            problems.add(document.path, document.line(where), f"{name!r} is listed but missing from "
+                         f"styles/{style_id}/", "add the file or remove it from style.yaml")
     for language in languages:
         if language not in values["strings"]:
             problems.add(campaign.path, campaign.line(("languages",)), f"style {style_id!r} has no strings for "
@@ -164,10 +180,16 @@ def check_languages(document: YamlDocument, values: dict, languages: tuple, prob
                 problems.add(document.path, document.line(where + (language,)), f"{'.'.join(map(str, where))}: "
                              f"{language!r} is not one of the campaign's languages ({', '.join(languages)})",
                              "fix the language code or add the language to 'languages'")
-    for language in (values["date_locale"] or {}):
+    for language, locale in list((values["date_locale"] or {}).items()):
         if language not in languages:
             problems.add(document.path, document.line(("date_locale", language)), f"date_locale: {language!r} is "
                          "not one of the campaign's languages", "fix the language code")
+        try:
+            Locale.parse(locale)
+        except (UnknownLocaleError, ValueError):
+            problems.add(document.path, document.line(("date_locale", language)), f"date_locale.{language}: unknown "
+                         f"locale {locale!r}", "use a CLDR locale such as en_GB, ru or ky_KG")
+            del values["date_locale"][language]  # later checks run with the language's own locale
 
 
 def load_source(folder: Path, language: str, problems: Problems) -> LetterSource | None:
@@ -181,12 +203,15 @@ def load_source(folder: Path, language: str, problems: Problems) -> LetterSource
     if text is None:
         return None
     tokens = MarkdownIt("zero").use(front_matter_plugin).parse(text)
-    front_matter, body_line = None, 1
+    front_matter, body_line, readable = None, 1, True
     if tokens and tokens[0].type == "front_matter":
         body_line = tokens[0].map[1] + 1
         document = parse_yaml(tokens[0].content, path, problems, first_line=2)
         if document and not isinstance(document.data, (dict, type(None))):
             problems.add(path, 2, "front matter must be 'key: value' lines")
+            readable = False
         elif document:
             front_matter = YamlDocument(path, document.data or {}, document.lines)
-    return LetterSource(language, path, text, front_matter, body_line)
+        else:
+            readable = False  # its problem is reported; checking it as if empty would only add noise
+    return LetterSource(language, path, text, front_matter, body_line, readable)

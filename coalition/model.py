@@ -74,6 +74,7 @@ class LetterSource:
     text: str
     front_matter: object  # the YamlDocument between the '---' lines, or None
     body_line: int  # the file line on which the Markdown body starts (after any front matter)
+    front_matter_readable: bool = True  # False when it has a syntax error (already reported)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class Campaign:
     recipients: tuple[Recipient, ...]
     sender: tuple[str, str] | None  # (name, e-mail address)
     sources: tuple[LetterSource, ...]
-    references: dict  # key -> Reference
+    references: dict | None  # key -> Reference (None: its entry is broken); None: the library is unreadable
 
     def source(self, language: str) -> LetterSource:
         """The Markdown body in `language`."""

@@ -52,6 +52,7 @@ def gather(campaign_id: str, root: Path, final: bool) -> tuple[Problems, Campaig
     letters = compose_letters(campaign, problems)
     check_translations(campaign, letters, problems, final=final)
     check_glyphs(campaign, letters, problems)
+    load_approvals(campaign, problems)  # read here too, so that 'check' finds its mistakes
     problems.check()
     return problems, campaign, letters
 

@@ -248,8 +248,15 @@ def load_approvals(campaign: Campaign, problems: Problems) -> dict:
     approvals = {}
     for signatory, by_language in (values["approvals"] or {}).items():
         if signatory not in ids:
-            problems.warn(path, document.line(("approvals", signatory)), f"{signatory!r} approved a proof but is "
-                          "not among the campaign's signatories", "remove the entry or add it to 'signatories'")
+            line = document.line(("approvals", signatory))
+            if (campaign.folder.parent.parent / "signatories" / f"{signatory}.yaml").is_file():
+                problems.warn(path, line, f"{signatory!r} approved a proof but does not sign this campaign (any more)",
+                              "remove the entry, or add it back to the campaign's 'signatories'")
+            else:
+                close = difflib.get_close_matches(signatory, sorted(ids), n=1)
+                problems.add(path, line, f"{signatory!r} is not an organisation (no signatories/{signatory}.yaml)",
+                             f"did you mean {close[0]!r}?" if close else "fix the id")
+            continue
         for language, entry in by_language.items():
             if not entry["proof"].startswith(f"{language}-"):
                 problems.add(path, document.line(("approvals", signatory, language)), f"{signatory}: proof "

@@ -267,45 +267,48 @@ def font_coverage(fonts: tuple[Path, ...]) -> frozenset[int]:
     return frozenset(covered)
 
 
-def check_glyphs(campaign: Campaign, letters: dict, problems: Problems) -> None:
-    """Every character the letters print is in the style's fonts: no silent blank boxes or stray fallback font."""
-    style = campaign.style
-    if style is None or not style.fonts:
-        return
-    covered = font_coverage(style.fonts)
-    hint = "replace the character, or add a font that has it to the style's 'fonts' and stylesheet"
-
-    def missing(text: str) -> list[str]:
-        return sorted({char for char in text if not char.isspace() and ord(char) not in covered})
-
-    def describe(chars: list[str]) -> str:
-        return ", ".join(f"{char!r} (U+{ord(char):04X})" for char in chars)
-
-    seen: set[str] = set()
-    for source in campaign.sources:
-        for number, line in enumerate(source.text.splitlines(), start=1):
-            if chars := missing(line):
-                seen.update(chars)
-                problems.add(source.path, number, f"{describe(chars)} cannot be drawn by the fonts of style "
-                             f"{style.id!r}", hint)
-    for letter in letters.values():
-        if chars := [char for char in missing(" ".join(letter.paragraphs + letter.footnotes)) if char not in seen]:
-            seen.update(chars)
-            problems.add(campaign.folder.parent / "references.yaml", 0, f"a cited title has {describe(chars)}, which "
-                         f"the fonts of style {style.id!r} cannot draw", hint)
+def printed_texts(campaign: Campaign, letters: dict) -> list[str]:
+    """Everything the letters print: bodies with their citations, and every value the template is given."""
+    texts = [text for letter in letters.values() for text in (*letter.paragraphs, *letter.footnotes)]
     for recipient in campaign.recipients:
         for language in recipient.languages:
-            if language not in letters or language not in style.strings:
-                continue
-            page = page_values(campaign, letters[language], recipient)
-            texts = [value for name, value in vars(page).items() if isinstance(value, str) and name != "body"]
-            texts += [*page.address, *page.email, *page.copies, *page.strings.values()]
-            texts += [part for pair in page.signatories for part in pair if part]
-            if chars := [char for char in missing(" ".join(texts)) if char not in seen]:
-                seen.update(chars)
-                problems.add(campaign.folder / "campaign.yaml", recipient.line, f"the {language} letter to "
-                             f"{recipient.id!r} prints {describe(chars)}, which the fonts of style {style.id!r} "
-                             "cannot draw (in the campaign, a signatory or the style's strings)", hint)
+            if language in letters and language in campaign.style.strings:
+                page = page_values(campaign, letters[language], recipient)
+                texts += [value for name, value in vars(page).items() if isinstance(value, str) and name != "body"]
+                texts += [*page.address, *page.email, *page.copies, *page.strings.values()]
+                texts += [part for pair in page.signatories for part in pair if part]
+    return texts
+
+
+def text_files(campaign: Campaign) -> list[tuple[Path, int]]:
+    """The files printed text comes from, each with the line its printed part starts on."""
+    root = campaign.folder.parent.parent
+    files = [(source.path, source.body_line) for source in campaign.sources]
+    files += [(campaign.folder / "campaign.yaml", 1), (campaign.style.folder / "style.yaml", 1),
+              (root / "letters" / "references.yaml", 1)]
+    return files + [(signatory.source, 1) for signatory in campaign.signatories]
+
+
+def check_glyphs(campaign: Campaign, letters: dict, problems: Problems) -> None:
+    """Every character the letters print is in the style's fonts: no silent blank boxes or stray fallback font.
+
+    Each missing character is reported where it is written: the first line, outside YAML comments and front
+    matter, of the files printed text comes from.
+    """
+    style = campaign.style
+    if style is None or not style.fonts or not all(path.is_file() for path in style.fonts):
+        return  # no style, or a missing font: reported by the loader
+    covered = font_coverage(style.fonts)
+    missing = sorted({char for text in printed_texts(campaign, letters) for char in text
+                      if not char.isspace() and ord(char) not in covered})
+    for char in missing:
+        where = next(((path, number) for path, first in text_files(campaign) if path.is_file()
+                      for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                      if number >= first and char in line.split(" #")[0] and not line.lstrip().startswith("#")),
+                     (campaign.folder / "campaign.yaml", 0))
+        problems.add(where[0], where[1], f"{char!r} (U+{ord(char):04X}) cannot be drawn by the fonts of style "
+                     f"{style.id!r}", "replace the character, or add a font that has it to the style's 'fonts' and "
+                     "stylesheet")
 
 
 def render_letters(campaign: Campaign, letters: dict, problems: Problems,

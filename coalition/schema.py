@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
@@ -69,8 +70,9 @@ class Text(Kind):
             return context.report(where, "is empty", "write a value or remove the field")
         if not self.multiline and ("\n" in text or "\r" in text):
             return context.report(where, "must be on one line", "remove the line break")
-        if any(ord(char) < 32 and char not in "\n\t" for char in text):
-            return context.report(where, "contains a control character", "retype the text")
+        if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") and char not in "\n\t" for char in text):
+            return context.report(where, "contains a control character or an invisible line break",
+                                  "retype the text")
         if self.pattern and not self.pattern.match(text):
             return context.report(where, f"{text!r} is not valid", self.hint)
         return text
@@ -105,7 +107,9 @@ class Language(Text):
 class Date(Text):
     """A calendar date written as YYYY-MM-DD."""
 
-    description = "a date as YYYY-MM-DD"
+    def __init__(self):
+        super().__init__()
+        self.description = "a date as YYYY-MM-DD"
 
     def convert(self, value, where, context):
         text = super().convert(value, where, context)
@@ -146,7 +150,9 @@ class Boolean(Kind):
 class Email(Text):
     """An e-mail address, checked and normalised with email-validator (no DNS look-up)."""
 
-    description = "an e-mail address"
+    def __init__(self):
+        super().__init__()
+        self.description = "an e-mail address"
 
     def convert(self, value, where, context):
         text = super().convert(value, where, context)
@@ -180,19 +186,20 @@ class ListOf(Kind):
                                   "write one item per line, each starting with '- '")
         if not value and not self.allow_empty:
             return context.report(where, "is an empty list", "add at least one item or remove the field")
-        items, seen = [], {}
+        items, seen, ok = [], set(), True
         for index, item in enumerate(value):
             converted = self.item.convert(item, where + (index,), context)
             if converted is INVALID:
+                ok = False  # a list with a bad item is not used at all: no follow-on errors from what is left
                 continue
             if self.unique and not isinstance(converted, dict):
                 if converted in seen:
-                    context.report(where + (index,), f"{converted!r} is listed twice (also item {seen[converted] + 1})",
-                                   "remove the repeat")
+                    context.report(where + (index,), f"{converted!r} is listed twice", "remove the repeat")
+                    ok = False
                     continue
-                seen[converted] = index
+                seen.add(converted)
             items.append(converted)
-        return tuple(items)
+        return tuple(items) if ok else INVALID
 
 
 class Localized(Kind):
@@ -269,6 +276,12 @@ class Record(Kind):
                 context.report(where + (key,), f"unknown field in {self.name}", _suggest(key, self.fields))
                 ok = False
         for name, field in self.fields.items():
+            if name in value and value[name] is None:
+                context.report(where + (name,), "has no value", f"write {field.doc}" if field.required else
+                               f"write {field.doc}, or remove the line")
+                ok = False
+                result[name] = field.default
+                continue
             if value.get(name) is None:
                 if field.required:
                     context.report(where, f"missing required field {name!r} ({field.doc})",
@@ -335,10 +348,12 @@ REFERENCE = Record(
     Field("note", Text(multiline=True), "for the coalition's own use; never printed", required=False),
 )
 
+REFERENCE_KEY_KIND = Text(pattern=REFERENCE_KEY, hint="use lower-case letters, digits, '-' and '.'")
+
 REFERENCES = Record(
     "references",
-    Field("references", MappingOf(Text(pattern=REFERENCE_KEY, hint="use lower-case letters, digits, '-' and '.'"),
-                                  REFERENCE), "a mapping from reference key, as cited by [@key], to a reference"),
+    Field("references", MappingOf(REFERENCE_KEY_KIND, REFERENCE),
+          "a mapping from reference key, as cited by [@key], to a reference"),
 )
 
 RECIPIENT = Record(

@@ -70,6 +70,8 @@ def check_translations(campaign: Campaign, letters: dict, problems: Problems, fi
     if original is None or original.language != campaign.languages[0]:
         return
     for source in campaign.sources[1:]:
+        if not source.front_matter_readable:
+            continue
         record = translation_record(source, campaign, problems)
         if record is None:
             continue
@@ -115,19 +117,21 @@ def check_fresh(source: LetterSource, original: LetterSource, record: dict, prob
 
 def check_parity(original: Letter, translation: Letter, source: LetterSource, problems: Problems) -> None:
     """The translation cites the same references in the same order as the original."""
-    known = original.campaign.references
-    if original.cited == translation.cited or not all(key in known for key in original.cited + translation.cited):
-        return  # an unknown key is reported where it stands
+    known = original.campaign.references or {}
+    if original.cited == translation.cited or not all(known.get(key) for key in original.cited + translation.cited):
+        return  # an unknown or broken key is reported where it stands
     for index, (expected, found) in enumerate(zip(original.cited, translation.cited)):
         if expected != found:
             problems.add(source.path, translation.citation_lines[index], f"citation {index + 1} is [@{found}] where "
                          f"the original cites [@{expected}]", "cite the same references in the same order")
             return
     shorter, longer = sorted((original.cited, translation.cited), key=len)
-    which = "is missing" if len(translation.cited) < len(original.cited) else "adds"
+    adds = len(translation.cited) > len(original.cited)
     extra = ", ".join(f"[@{key}]" for key in longer[len(shorter):])
-    problems.add(source.path, 0, f"the translation {which} citation(s) {extra} compared with the original",
-                 "cite the same references in the same order")
+    # where the difference shows: the first extra citation, or after the translation's last one
+    line = translation.citation_lines[len(shorter)] if adds else (translation.citation_lines or [0])[-1]
+    problems.add(source.path, line, f"the translation {'adds' if adds else 'is missing'} citation(s) {extra} "
+                 "compared with the original", "cite the same references in the same order")
 
 
 def summary(text: str, width: int = 48) -> str:

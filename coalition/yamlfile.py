@@ -77,7 +77,10 @@ def parse_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) -
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        problems.add(path, mark.line + first_line if mark else 0, f"YAML syntax error: {error.problem or error}",
+        what = error.problem or str(error)
+        if error.context and what.startswith("but "):  # "but found another document" needs its context
+            what = f"{error.context}, {what}"
+        problems.add(path, mark.line + first_line if mark else 0, f"YAML syntax error: {what}",
                      "check indentation, colons and quotes on this line or the one before")
         return None
     except yaml.YAMLError as error:
@@ -85,7 +88,7 @@ def parse_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) -
         return None
     lines: dict = {}
     try:
-        data = _convert(node, (), lines, [0]) if node is not None else None
+        data = _convert(node, (), lines, [0], first_line - 1) if node is not None else None
     except _Invalid as invalid:
         problems.add(path, invalid.line + first_line - 1, invalid.message, invalid.hint)
         return None
@@ -97,7 +100,7 @@ def parse_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) -
     return YamlDocument(path, data, lines)
 
 
-def _convert(node: yaml.Node, where: Path_, lines: dict, count: list) -> object:
+def _convert(node: yaml.Node, where: Path_, lines: dict, count: list, offset: int = 0) -> object:
     """Plain data from a composed node, recording every value's line; scalars stay strings."""
     count[0] += 1
     line = node.start_mark.line + 1
@@ -112,7 +115,7 @@ def _convert(node: yaml.Node, where: Path_, lines: dict, count: list) -> object:
             return None
         return node.value
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, where + (index,), lines, count) for index, item in enumerate(node.value)]
+        return [_convert(item, where + (index,), lines, count, offset) for index, item in enumerate(node.value)]
     mapping: dict = {}
     for key_node, value_node in node.value:
         if key_node.tag == "tag:yaml.org,2002:merge":
@@ -121,9 +124,9 @@ def _convert(node: yaml.Node, where: Path_, lines: dict, count: list) -> object:
             raise _Invalid(key_node.start_mark.line + 1, "a key must be plain text")
         key = key_node.value
         if key in mapping:
-            first = lines[where + (key,)]
+            first = lines[where + (key,)] + offset
             raise _Invalid(key_node.start_mark.line + 1, f"duplicate key {key!r} (first given on line {first})",
                            "keep one of the two; YAML would silently drop the first")
-        mapping[key] = _convert(value_node, where + (key,), lines, count)
+        mapping[key] = _convert(value_node, where + (key,), lines, count, offset)
         lines[where + (key,)] = key_node.start_mark.line + 1
     return mapping
