@@ -58,7 +58,8 @@ def zip_bundle(campaign: Campaign, bundle: Bundle) -> bytes:
         for file in bundle.files:
             entry = zipfile.ZipInfo(f"{bundle.recipient.id}/{file.name}", date_time=stamp)
             entry.external_attr = 0o644 << 16
-            entry.compress_type = zipfile.ZIP_DEFLATED
+            # PDFs are compressed already: deflating them again costs time and saves nothing
+            entry.compress_type = zipfile.ZIP_STORED if file.name.endswith(".pdf") else zipfile.ZIP_DEFLATED
             archive.writestr(entry, file.data)
     return buffer.getvalue()
 
