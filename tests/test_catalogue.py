@@ -97,7 +97,7 @@ def test_the_catalogue_is_large_and_well_formed():
         assert case["expect"], case["name"]
 
 
-@pytest.mark.parametrize("case", params())
+@pytest.mark.parametrize("case", list(params()))
 def test_bad_input(case, project, cli, tmp_path):
     for edit in edits_of(case):
         apply_edit(project, edit)
