@@ -12,8 +12,8 @@ import json
 from importlib.metadata import version
 from pathlib import Path
 
-from .model import PdfResult
 from .files import write_atomically
+from .model import PdfResult
 
 
 class PdfCache:

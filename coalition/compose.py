@@ -8,6 +8,7 @@ list is dropped. A footnote cites the shared reference library as [@key] (title 
 
 from __future__ import annotations
 
+import difflib
 import re
 from html import escape
 
@@ -260,8 +261,6 @@ def plain_text(children: list[Token], campaign: Campaign, language: str, note_ca
 
 def suggest_reference(key: str, references: dict) -> str:
     """A hint for an unknown reference key."""
-    import difflib
-
     close = difflib.get_close_matches(key, list(references), n=1)
     if close:
         return f"did you mean [@{close[0]}]?"

@@ -11,7 +11,15 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 
 from . import schema
 from .errors import CoalitionError, Problems
-from .model import Campaign, LetterSource, Localized, Recipient, Reference, Signatory, Style
+from .model import (
+    Campaign,
+    LetterSource,
+    Localized,
+    Recipient,
+    Reference,
+    Signatory,
+    Style,
+)
 from .yamlfile import YamlDocument, load_yaml, parse_yaml, read_text
 
 
@@ -36,8 +44,8 @@ def load_campaign(root: Path, campaign_id: str, problems: Problems) -> Campaign:
     Raises DataError only when campaign.yaml is too broken to go on; otherwise later stages still run and add
     their own problems, so that the user sees every problem at once.
     """
-    folder = campaign_folder(root.resolve(), campaign_id)
-    root = problems.root
+    root = root.resolve()
+    folder = campaign_folder(root, campaign_id)
     document = load_yaml(folder / "campaign.yaml", problems)
     values = schema.check_record(document, schema.CAMPAIGN, problems) if document else None
     references = load_references(root, problems)

@@ -15,9 +15,19 @@ from .cover import review_emails
 from .errors import Problem, Problems
 from .load import load_campaign
 from .model import Campaign, OutputFile
-from .proof import (APPROVALS, change_report_html, change_report_text, load_approvals, pending, previous_proof,
-                    proof_of, read_proof, record_proof)
+from .proof import (
+    APPROVALS,
+    change_report_html,
+    change_report_text,
+    load_approvals,
+    pending,
+    previous_proof,
+    proof_of,
+    read_proof,
+    record_proof,
+)
 from .render import RenderOptions, check_glyphs, render_letters, render_proofs
+from .schema import is_example_address
 from .translation import check_translations
 
 CACHE = ".cache"  # under out/: rendered PDFs by content, so that a rebuild renders only what changed
@@ -141,6 +151,10 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
     problems, campaign, letters = gather(campaign_id, root, final=False)
     proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
     approvals = load_approvals(campaign, problems)
+    for signatory in campaign.signatories:
+        if is_example_address(signatory.contact):
+            problems.warn(signatory.source, 0, f"contact {signatory.contact} is an example address: the review "
+                          "e-mail will not reach the organisation", "write its real review contact in the file")
     rendered = render_proofs(campaign, letters, proofs, problems, RenderOptions(cache=out / CACHE))
     problems.check()
     files: list[tuple[str, OutputFile, str | None]] = [

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .errors import CoalitionError, Problems
 from .load import load_campaign
+from .schema import is_example_address
 
 LEDGER = "ledger.sqlite"
 UNSENT = ("planned", "sending", "failed-temporary")  # what a run (re)sends without being asked
@@ -183,6 +184,9 @@ def dry_run(root: Path, campaign_id: str, out: Path) -> str:
                      + (f"; Cc {', '.join(delivery.cc)}" if delivery.cc else "") + f"; {delivery.message_id}")
         lines += [f"    {name} ({size / 1000:.0f} kB)" for name, size in delivery.attachments]
     lines += [f"- {recipient}: post only, not e-mailed (print its bundle)" for recipient in post]
+    if campaign.sender and is_example_address(campaign.sender[1]):
+        lines.append(f"note: the sender {campaign.sender[1]} is an example address; write the coordinator's real "
+                     "address under 'sender:' in campaign.yaml before sending")
     return "\n".join(lines)
 
 

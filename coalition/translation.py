@@ -20,7 +20,6 @@ from .model import Campaign, Letter, LetterSource
 from .yamlfile import YamlDocument
 
 
-
 @dataclass(frozen=True)
 class Unit:
     """A paragraph (or list, quote, heading) of the body, or a footnote: what a translator translates as one."""
