@@ -85,21 +85,30 @@ def cover_email(campaign: Campaign, recipient: Recipient, letters: tuple[OutputF
     except jinja2.TemplateError as error:
         problems.add(campaign.folder / name, getattr(error, "lineno", 0), f"cover template error: {error}")
         return None
+    return draft(campaign, recipient.email, recipient.cc, values.subject, body,
+                 [(letter.name, letter.data, "application", "pdf") for letter in letters],
+                 message_id(campaign, recipient, letters),
+                 {"X-Coalition-Campaign": campaign.id, "X-Coalition-Recipient": recipient.id})
+
+
+def draft(campaign: Campaign, to: tuple[str, ...], cc: tuple[str, ...], subject: str, body: str, attachments: list,
+          identifier: str, headers: dict | None = None) -> bytes:
+    """An e-mail draft from the campaign's sender (X-Unsent: 1, no Date), its MIME boundary derived from its
+    Message-ID so that the same draft is the same bytes; `attachments` are (name, data, maintype, subtype)."""
     message = EmailMessage(policy=policy.default)
-    sender_name, sender_address = campaign.sender
-    message["From"] = Address(display_name=sender_name, addr_spec=sender_address)
-    message["To"] = ", ".join(recipient.email)
-    if recipient.cc:
-        message["Cc"] = ", ".join(recipient.cc)
-    message["Subject"] = values.subject
-    message["Message-ID"] = message_id(campaign, recipient, letters)
+    message["From"] = Address(display_name=campaign.sender[0], addr_spec=campaign.sender[1])
+    message["To"] = ", ".join(to)
+    if cc:
+        message["Cc"] = ", ".join(cc)
+    message["Subject"] = subject
+    message["Message-ID"] = identifier
     message["X-Unsent"] = "1"
-    message["X-Coalition-Campaign"] = campaign.id
-    message["X-Coalition-Recipient"] = recipient.id
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body)
-    for letter in letters:
-        message.add_attachment(letter.data, maintype="application", subtype="pdf", filename=letter.name)
-    message.set_boundary("coalition-" + message["Message-ID"].strip("<>").split("@")[0][-20:])
+    for name, data, maintype, subtype in attachments:
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    message.set_boundary("coalition-" + hashlib.sha256(identifier.encode()).hexdigest()[:20])
     return message.as_bytes()
 
 
@@ -138,17 +147,14 @@ def review_emails(campaign: Campaign, proofs: dict, approvals: dict, rendered, r
                   "To approve, reply with the proof IDs you approve and the name of the person approving.",
                   "The letter goes out only with the organisations that approved its exact text.", "",
                   campaign.sender[0]]
-        message = EmailMessage(policy=policy.default)
-        message["From"] = Address(display_name=campaign.sender[0], addr_spec=campaign.sender[1])
-        message["To"] = signatory.contact
-        message["Subject"] = (f"For approval: {campaign.subject.get(campaign.languages[0])} (proofs "
-                              f"{', '.join(proof.id for proof in proofs.values())})")
-        message["X-Unsent"] = "1"
-        message.set_content("\n".join(lines) + "\n")
-        for name, data, maintype, subtype in attachments:
-            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
-        digest = hashlib.sha256(message.as_bytes()).hexdigest()[:20]
-        message["Message-ID"] = f"<{campaign.id}.review.{signatory.id}.{digest}@{campaign.sender[1].rpartition('@')[2]}>"
-        message.set_boundary(f"coalition-review-{digest}")
-        emails.append((signatory.id, message.as_bytes()))
+        body = "\n".join(lines) + "\n"
+        digest = hashlib.sha256(body.encode())
+        for name, data, *_ in attachments:
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        identifier = (f"<{campaign.id}.review.{signatory.id}.{digest.hexdigest()[:20]}@"
+                      f"{campaign.sender[1].rpartition('@')[2]}>")
+        subject = (f"For approval: {campaign.subject.get(campaign.languages[0])} (proofs "
+                   f"{', '.join(proof.id for proof in proofs.values())})")
+        emails.append((signatory.id, draft(campaign, (signatory.contact,), (), subject, body, attachments,
+                                           identifier)))
     return emails

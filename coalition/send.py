@@ -155,8 +155,12 @@ def final_deliveries(root: Path, campaign_id: str, out: Path) -> tuple[object, l
         if recipient.channel == "post":
             post.append(recipient_id)
             continue
-        entries = [entry for entry in manifest["files"] if entry["recipient"] == recipient_id]
-        [eml] = [entry for entry in entries if entry["kind"] == "cover-email"]
+        emls = [entry for entry in manifest["files"]
+                if entry["recipient"] == recipient_id and entry["kind"] == "cover-email"]
+        if len(emls) != 1:
+            raise CoalitionError(f"refusing to send; nothing was sent: the build in {folder} has no cover e-mail for "
+                                 f"{recipient_id!r}, which campaign.yaml now lists: rebuild")
+        [eml] = emls
         data = (folder / eml["path"]).read_bytes()
         message = email.message_from_bytes(data, policy=policy.default)
         deliveries.append(Delivery(

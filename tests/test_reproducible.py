@@ -69,3 +69,11 @@ def test_pdf_a_variant_carries_what_an_archive_needs(project, tmp_path):
     xmp = root["/Metadata"].get_object().get_data()
     assert b"pdfaid:part" in xmp and b"RE: Case of Azimjon Askarov" in xmp
     assert root["/Lang"] == "en" and "/StructTreeRoot" in root
+
+
+def test_two_proof_runs_write_the_same_review_emails(project, tmp_path):
+    from coalition.pipeline import proof
+
+    proof("march-2020", root=project, out=tmp_path / "one")
+    proof("march-2020", root=project, out=tmp_path / "two")
+    assert tree(tmp_path / "one" / "march-2020.proof") == tree(tmp_path / "two" / "march-2020.proof")
