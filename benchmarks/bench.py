@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 from coalition.compose import compose_letters  # noqa: E402
 from coalition.errors import Problems  # noqa: E402
 from coalition.load import load_campaign  # noqa: E402
-from coalition.pipeline import build  # noqa: E402
+from coalition.usecases import build  # noqa: E402
 from coalition.render import Renderer  # noqa: E402
 
 

@@ -62,7 +62,7 @@ def main():
 @report_errors
 def build(campaign, root, out, drop_pending, jobs, no_cache, pdf_variant, quiet, verbose):
     """Build every recipient's final letters for CAMPAIGN into OUT/CAMPAIGN/."""
-    from .pipeline import build as build_campaign
+    from .usecases import build as build_campaign
 
     with Progress(enabled=not quiet and sys.stderr.isatty()) as progress:
         report = build_campaign(campaign, root=root, out=out, drop_pending=drop_pending,
@@ -83,10 +83,11 @@ def build(campaign, root, out, drop_pending, jobs, no_cache, pdf_variant, quiet,
 @report_errors
 def check(campaign, root):
     """Check CAMPAIGN's data and letters, reporting every problem at once; writes nothing."""
-    from .pipeline import check as check_campaign
+    from .usecases import check as check_campaign
 
-    letters = check_campaign(campaign, root=root)
-    click.echo(f"{campaign}: no problems found ({letters} letters to build).")
+    report = check_campaign(campaign, root=root)
+    print_warnings(report.warnings)
+    click.echo(f"{campaign}: no problems found ({report.letters} letters to build).")
 
 
 @main.command()
@@ -96,9 +97,9 @@ def check(campaign, root):
 @report_errors
 def translated(campaign, language, root):
     """Record that CAMPAIGN's LANGUAGE translation matches the original as it is now."""
-    from .translation import record_fingerprints
+    from .usecases import translated as record_translation
 
-    path = record_fingerprints(root, campaign, language)
+    path = record_translation(campaign, language, root=root)
     click.echo(f"{path}: records the original's current paragraphs; the build will name any that change.")
 
 
@@ -109,7 +110,7 @@ def translated(campaign, language, root):
 @report_errors
 def proof(campaign, root, out):
     """Make watermarked proofs of CAMPAIGN, change reports and review e-mails into OUT/CAMPAIGN.proof/."""
-    from .pipeline import proof as make_proofs
+    from .usecases import proof as make_proofs
 
     report = make_proofs(campaign, root=root, out=out)
     print_warnings(report.warnings)
@@ -127,7 +128,7 @@ def proof(campaign, root, out):
 @report_errors
 def approve(campaign, signatory, proof_id, by, approved_on, root):
     """Record that SIGNATORY approved proof PROOF-ID of CAMPAIGN."""
-    from .proof import approve as record
+    from .usecases import approve as record
 
     path = record(campaign, signatory, proof_id, by, approved_on.date() if approved_on else None, root=root)
     click.echo(f"{signatory} approved {proof_id}: recorded in {path}")
@@ -139,9 +140,9 @@ def approve(campaign, signatory, proof_id, by, approved_on, root):
 @report_errors
 def status(campaign, root):
     """Show which organisation approved which proof of CAMPAIGN, per language: current, stale or pending."""
-    from .proof import status_table
+    from .usecases import status as campaign_status
 
-    click.echo(status_table(campaign, root=root))
+    click.echo(campaign_status(campaign, root=root))
 
 
 class Progress:

@@ -19,11 +19,12 @@ from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from .errors import Problems
-from .model import Campaign, Letter, LetterSource
+from .model import Campaign, Letter, LetterSource, Unit
 
 CITATION = re.compile(r"\[@([a-z0-9]+(?:[-.][a-z0-9]+)*)(?:\|(title|url))?\]")
 UNDEFINED_FOOTNOTE = re.compile(r"\[\^([^\]\s]+)\]")
 FOOTNOTE_DEFINITION = re.compile(r" {0,3}\[\^([^\]\s]+)\]:")
+FOOTNOTE_PREFIX = re.compile(r"^ {0,3}\[\^[^\]\s]+\]:\s*")
 ALLOWED_LINK = re.compile(r"(?:https?:|mailto:)", re.IGNORECASE)
 
 
@@ -90,17 +91,19 @@ class _Composer:
             self.report(self.source.body_line, "the letter is empty", "write the body of the letter in Markdown")
         note_html = {note_id: self.render_inline_blocks(note_tokens) for note_id, note_tokens in notes.items()}
         note_calls: dict[int, int] = {}
-        parts, footnotes, paragraphs = [], [], []
+        parts: list[str] = []
+        footnotes: list[tuple[int, str]] = []
+        blocks: list[tuple[Token, list[str]]] = []  # each top-level block that prints words, with its words
         for token in body:
             if token.map:
                 self.line = token.map[0] + 1
             if token.type == "front_matter":
                 continue
             if token.level == 0 and token.nesting >= 0:
-                paragraphs.append([])  # a new top-level block: what a reader (and a change report) calls a paragraph
+                blocks.append((token, []))
             if token.type == "inline":
                 parts.append(self.render_inline(token.children or [], note_html, note_calls, footnotes))
-                paragraphs[-1].append(plain_text(token.children or [], self.campaign, self.language, note_calls))
+                blocks[-1][1].append(plain_text(token.children or [], self.campaign, self.language, note_calls))
             elif token.type in ("html_block",):
                 self.refuse_html(token.content)
             elif token.type in BLOCK_TAGS:
@@ -108,9 +111,25 @@ class _Composer:
             elif token.type not in ("paragraph_close",):
                 self.report(self.line, f"Markdown element '{token.type}' is not supported in a letter",
                             "use paragraphs, emphasis, lists, block quotes and footnotes")
-        return Letter(self.campaign, self.language, "".join(parts),
-                      tuple(" ".join(texts) for texts in paragraphs if texts),
-                      tuple(text for _, text in footnotes), tuple(self.cited), tuple(self.citation_lines))
+        lines = self.source.text.splitlines()
+        # A block without words (a '* * *' break) is no paragraph: every numbering of paragraphs skips it.
+        worded = [(token.map or [0, 0], texts) for token, texts in blocks if texts]
+        paragraphs = [Unit(f"paragraph {number}", start + 1, " ".join(texts), "\n".join(lines[start:end]))
+                      for number, ((start, end), texts) in enumerate(worded, start=1)]
+        notes_units = [Unit(f"footnote {number}", line, text, source)
+                       for number, (note_id, text) in enumerate(footnotes, start=1)
+                       for line, source in [self.footnote_source(notes.get(note_id, []), lines)]]
+        return Letter(self.campaign, self.language, "".join(parts), tuple(paragraphs), tuple(notes_units),
+                      tuple(self.cited), tuple(self.citation_lines))
+
+    @staticmethod
+    def footnote_source(tokens: list[Token], lines: list[str]) -> tuple[int, str]:
+        """Where a footnote's definition starts, and its Markdown without the '[^label]:' marker."""
+        maps = [token.map for token in tokens if token.map]
+        if not maps:
+            return 0, ""
+        start, end = min(start for start, _ in maps), max(end for _, end in maps)
+        return start + 1, FOOTNOTE_PREFIX.sub("", "\n".join(lines[start:end]), count=1)
 
     def split_footnotes(self, tokens: list[Token]) -> tuple[list[Token], dict]:
         """The body's tokens, and each footnote's content tokens by footnote id."""

@@ -13,6 +13,7 @@ from . import schema
 from .errors import CoalitionError, Problems
 from .model import (
     Campaign,
+    Channel,
     LetterSource,
     Localized,
     Recipient,
@@ -171,7 +172,7 @@ def build_recipients(campaign_id: str, entries: tuple, sender: dict | None, camp
             title=Localized(entry["title"]) if entry["title"] else None,
             address=tuple(Localized(line_) for line_ in entry["address"]), salutation=Localized(entry["salutation"]),
             email=entry["email"], cc=entry["cc"], copies=tuple(Localized(copy) for copy in entry["copies"]),
-            languages=own_languages, channel=entry["channel"], campaign_id=campaign_id, line=line))
+            languages=own_languages, channel=Channel(entry["channel"]), campaign_id=campaign_id, line=line))
     return tuple(recipients)
 
 

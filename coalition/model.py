@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 import datetime
+import enum
+import json
 from dataclasses import dataclass
 from pathlib import Path
+
+
+class Channel(enum.StrEnum):
+    """How a recipient gets the letter."""
+
+    EMAIL = "email"
+    POST = "post"
+
+
+class FileKind(enum.StrEnum):
+    """What a file in a build's output is."""
+
+    LETTER = "letter"
+    PROOF = "proof"
+    ADDRESS_PAGE = "address-page"
+    COVER_EMAIL = "cover-email"
+    REVIEW_EMAIL = "review-email"
+    CHANGE_REPORT = "change-report"
+    ZIP = "zip"
 
 
 @dataclass(frozen=True)
@@ -60,7 +81,7 @@ class Recipient:
     cc: tuple[str, ...]
     copies: tuple[Localized, ...]
     languages: tuple[str, ...]
-    channel: str  # "email" or "post"
+    channel: Channel
     campaign_id: str
     line: int  # where it is defined in campaign.yaml, for messages
 
@@ -107,11 +128,25 @@ class Campaign:
     recipients: tuple[Recipient, ...]
     sender: tuple[str, str] | None  # (name, e-mail address)
     sources: tuple[LetterSource, ...]
-    references: dict | None  # key -> Reference (None: its entry is broken); None: the library is unreadable
+    references: dict[str, Reference | None] | None  # None for a broken entry; None for an unreadable library
 
     def source(self, language: str) -> LetterSource:
         """The Markdown body in `language`."""
         return next(source for source in self.sources if source.language == language)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What a reader, a translator and a reviewer each call one piece of the letter: a paragraph or a footnote.
+
+    Paragraphs are numbered over the body's top-level blocks that print words (a '* * *' break is none);
+    footnotes in order of their calls. The translation guard fingerprints `source`, proofs keep `text`.
+    """
+
+    label: str  # "paragraph 3", "footnote 1"
+    line: int  # where it starts in the letter file
+    text: str  # as printed, footnote calls as [1]
+    source: str  # the Markdown as written
 
 
 @dataclass(frozen=True)
@@ -121,8 +156,8 @@ class Letter:
     campaign: Campaign
     language: str
     body_html: str
-    paragraphs: tuple[str, ...]  # each top-level block's plain text, footnote calls as [1]
-    footnotes: tuple[str, ...]  # each footnote's plain text, in order of call
+    paragraphs: tuple[Unit, ...]
+    footnotes: tuple[Unit, ...]  # in order of call
     cited: tuple[str, ...]  # reference keys in order of citation
     citation_lines: tuple[int, ...]  # the source line of each citation
 

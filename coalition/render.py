@@ -269,7 +269,7 @@ def font_coverage(fonts: tuple[Path, ...]) -> frozenset[int]:
 
 def printed_texts(campaign: Campaign, letters: dict) -> list[str]:
     """Everything the letters print: bodies with their citations, and every value the template is given."""
-    texts = [text for letter in letters.values() for text in (*letter.paragraphs, *letter.footnotes)]
+    texts = [unit.text for letter in letters.values() for unit in (*letter.paragraphs, *letter.footnotes)]
     for recipient in campaign.recipients:
         for language in recipient.languages:
             if language in letters and language in campaign.style.strings:

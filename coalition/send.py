@@ -121,7 +121,8 @@ def final_deliveries(root: Path, campaign_id: str, out: Path) -> tuple[object, l
     Returns the campaign, the deliveries, the post-only recipients, and the manifest's proof IDs.
     """
     from .compose import compose_letters
-    from .proof import load_approvals, proof_of
+    from .proof import load_approvals
+    from .records.proofs import proof_of
 
     problems = Problems(root.resolve())
     campaign = load_campaign(root, campaign_id, problems)

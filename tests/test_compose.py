@@ -31,7 +31,8 @@ def test_footnotes_become_inline_notes_and_the_endnote_list_is_dropped(campaign)
         '<p>Text.<span class="footnote">First.</span> More.<span class="footnote">Second <a class="url" '
         'href="https://www.un.org/ga/search/viewm_doc.asp?symbol=A/RES/70/175">'
         "https://www.un.org/ga/search/viewm_doc.asp?symbol=A/RES/70/175</a>.</span></p>\n")
-    assert letter.footnotes == ("First.", "Second https://www.un.org/ga/search/viewm_doc.asp?symbol=A/RES/70/175.")
+    assert [unit.text for unit in letter.footnotes] == [
+        "First.", "Second https://www.un.org/ga/search/viewm_doc.asp?symbol=A/RES/70/175."]
     assert letter.cited == ("mandela-rules",)
     assert "footnote-ref" not in letter.body_html and "<hr" not in letter.body_html
 
@@ -41,9 +42,9 @@ def test_the_seed_footnotes_come_out_as_the_seed_has_them(campaign):
     problems = Problems(REPO)
     letter = compose(campaign, source, problems)
     assert problems.found == []
-    assert letter.footnotes[1] == ("See statement of March 25, "
+    assert letter.footnotes[1].text == ("See statement of March 25, "
                                    "https://www.ohchr.org/Documents/HRBodies/OPCAT/AdviceStatePartiesCoronavirusPandemic2020.pdf")
-    assert letter.footnotes[0].startswith("Committee on Economic, Social and Cultural Rights, General Comment No. 14 "
+    assert letter.footnotes[0].text.startswith("Committee on Economic, Social and Cultural Rights, General Comment No. 14 "
                                           "on the right to health, para. 34; UN Standard Minimum Rules")
     assert letter.cited == ("cescr-gc14", "mandela-rules", "spt-covid-advice", "ohchr-detention-statement")
 
@@ -75,6 +76,6 @@ def test_citation_titles_follow_the_language(campaign):
     source = LetterSource("ru", campaign.folder / "letter.ru.md", "Текст.[^1]\n\n[^1]: [@mandela-rules|title]\n", {}, 1)
     problems = Problems(REPO)
     letter = compose(dataclasses.replace(campaign, languages=("en", "ru")), source, problems)
-    assert letter.footnotes == ("Минимальные стандартные правила Организации Объединенных Наций в отношении "
-                                "обращения с заключенными (Правила Нельсона Манделы), резолюция, принятая "
-                                "Генеральной Ассамблеей 17 декабря 2015 года, A/RES/70/175",)
+    assert [unit.text for unit in letter.footnotes] == [
+        "Минимальные стандартные правила Организации Объединенных Наций в отношении обращения с заключенными "
+        "(Правила Нельсона Манделы), резолюция, принятая Генеральной Ассамблеей 17 декабря 2015 года, A/RES/70/175"]

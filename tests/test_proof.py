@@ -14,14 +14,14 @@ from pypdf import PdfReader
 from helpers import REPO, edit, flat, page_texts
 
 LETTER = Path("letters/march-2020/letter.en.md")
-PROOF_ID_CODE = ("from pathlib import Path; from coalition.proof import current_proofs; "
-                 "print(current_proofs(Path(%r), 'march-2020')[1]['en'].id)")
+PROOF_ID_CODE = ("from pathlib import Path; from coalition.usecases import open_campaign; "
+                 "print(open_campaign(Path(%r), 'march-2020', final=False).proofs['en'].id)")
 
 
 def proof_id(root: Path, language: str = "en") -> str:
-    from coalition.proof import current_proofs
+    from coalition.usecases import open_campaign
 
-    return current_proofs(root, "march-2020")[1][language].id
+    return open_campaign(root, "march-2020", final=False).proofs[language].id
 
 
 def test_proof_ids_are_the_same_in_another_process_and_change_with_one_word(project):
@@ -113,10 +113,10 @@ def test_the_change_report_marks_the_edited_paragraph_and_review_emails_carry_pr
     folder = tmp_path / "out" / "march-2020.proof"
     report = (folder / "changes" / f"{old}-to-{new}.html").read_text()
     assert "<h2>paragraph 1</h2>" in report
-    assert "<del>challenging</del> <ins>difficult</ins>" in report
+    assert "<del>challenging</del><ins>difficult</ins>" in report
     assert "paragraph 2" not in report
     text = (folder / "changes" / f"{old}-to-{new}.txt").read_text()
-    assert "[-challenging-] {+difficult+}" in text
+    assert "[-challenging-]{+difficult+}" in text
     message = email.message_from_bytes((folder / "review" / "omct.eml").read_bytes(), policy=policy.default)
     assert str(message["To"]) == "omct@example.org" and message["X-Unsent"] == "1"
     names = {part.get_filename() for part in message.iter_attachments()}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pypdf import PdfReader
 
-from coalition.pipeline import build
+from coalition.usecases import build
 from helpers import REPO, edit
 
 
@@ -72,7 +72,7 @@ def test_pdf_a_variant_carries_what_an_archive_needs(project, tmp_path):
 
 
 def test_two_proof_runs_write_the_same_review_emails(project, tmp_path):
-    from coalition.pipeline import proof
+    from coalition.usecases import proof
 
     proof("march-2020", root=project, out=tmp_path / "one")
     proof("march-2020", root=project, out=tmp_path / "two")

@@ -7,7 +7,7 @@ from pathlib import Path
 from coalition.compose import compose_letters
 from coalition.errors import Problems
 from coalition.load import load_campaign
-from coalition.translation import check_translations, units
+from coalition.checks.translations import check_translations, units
 from helpers import edit, line_of
 
 LETTER = Path("letters/march-2020/letter.en.md")
@@ -24,9 +24,10 @@ def guard(project: Path, final: bool) -> Problems:
 def test_units_are_the_paragraphs_then_the_footnotes(project):
     problems = Problems(project)
     campaign = load_campaign(project, "march-2020", problems)
-    labels = [unit.label for unit in units(campaign.source("en"))]
-    assert labels == [f"paragraph {number}" for number in range(1, 11)] + [f"footnote [^{n}]" for n in (1, 2, 3)]
-    assert [unit.label for unit in units(campaign.source("ru"))] == labels
+    letters = compose_letters(campaign, problems)
+    labels = [unit.label for unit in units(letters["en"])]
+    assert labels == [f"paragraph {number}" for number in range(1, 11)] + [f"footnote {n}" for n in (1, 2, 3)]
+    assert [unit.label for unit in units(letters["ru"])] == labels
 
 
 def test_an_edited_english_paragraph_makes_the_final_build_name_each_translation_and_the_paragraph(project, cli,

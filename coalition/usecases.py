@@ -1,36 +1,65 @@
-"""The pipeline: load → compose → (proof, approvals) → render → bundle. Everything is checked before anything is written."""
+"""The use cases: every command opens its campaign here, so that every command applies the same checks.
+
+`open_campaign` loads, composes and checks a campaign (translations, glyphs, approvals file) and raises every
+problem at once; the functions below it are what the command line and the web application call.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
+import difflib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .bundle import make_bundles, manifest, outputs, publish
+from .changes import change_report_html, change_report_text
+from .checks.translations import check_translations, record_fingerprints
 from .compose import compose_letters
 from .cover import review_emails
-from .errors import Problem, Problems
+from .errors import CoalitionError, Problem, Problems
 from .load import load_campaign
-from .model import Campaign, OutputFile
-from .proof import (
-    APPROVALS,
-    change_report_html,
-    change_report_text,
-    load_approvals,
-    pending,
-    previous_proof,
-    proof_of,
-    read_proof,
-    record_proof,
-)
+from .model import Campaign, Letter, OutputFile
+from .proof import APPROVALS, load_approvals, pending, record_approval
+from .records.proofs import Proof, previous_proof, proof_of, read_proof, record_proof
 from .render import RenderOptions, check_glyphs, render_letters, render_proofs
 from .schema import is_example_address
-from .translation import check_translations
 
 CACHE = ".cache"  # under out/: rendered PDFs by content, so that a rebuild renders only what changed
+
+
+@dataclass(frozen=True)
+class OpenCampaign:
+    """A campaign loaded, composed and checked: nothing in it has a problem left to report."""
+
+    root: Path
+    campaign: Campaign
+    letters: dict[str, Letter]  # by language
+    proofs: dict[str, Proof]  # the current proof of each language
+    approvals: dict
+    warnings: tuple[Problem, ...]
+
+
+def open_campaign(root: Path, campaign_id: str, *, final: bool) -> OpenCampaign:
+    """Load, compose and check `campaign_id`; raise every problem at once.
+
+    A stale translation is an error for what goes out (`final`) and a warning for proofs and records.
+    """
+    problems = Problems(root.resolve())
+    campaign = load_campaign(root, campaign_id, problems)
+    letters = compose_letters(campaign, problems)
+    check_translations(campaign, letters, problems, final=final)
+    check_glyphs(campaign, letters, problems)
+    approvals = load_approvals(campaign, problems)
+    problems.check()
+    proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
+    return OpenCampaign(root, campaign, letters, proofs, approvals, tuple(problems.warnings))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# build
 
 
 @dataclass(frozen=True)
@@ -52,21 +81,6 @@ class BuildReport:
                 "unchanged)")
 
 
-def gather(campaign_id: str, root: Path, final: bool) -> tuple[Problems, Campaign, dict]:
-    """Load and compose the campaign and check it all (translations, glyphs); raise every problem at once.
-
-    A stale translation is an error for the final build (`final`) and a warning for proofs.
-    """
-    problems = Problems(root.resolve())
-    campaign = load_campaign(root, campaign_id, problems)
-    letters = compose_letters(campaign, problems)
-    check_translations(campaign, letters, problems, final=final)
-    check_glyphs(campaign, letters, problems)
-    load_approvals(campaign, problems)  # read here too, so that 'check' finds its mistakes
-    problems.check()
-    return problems, campaign, letters
-
-
 def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), drop_pending: bool = False,
           jobs: int = 1, cache: bool = True, pdf_variant: str | None = None,
           progress: Callable[[int, int], object] | None = None) -> BuildReport:
@@ -78,11 +92,13 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     given, is called first with (0, total) and then with (done, 0) as PDFs are finished.
     """
     started = time.perf_counter()
-    problems, campaign, letters = gather(campaign_id, root, final=True)
+    opened = open_campaign(root, campaign_id, final=True)
+    problems = Problems(root.resolve(), warnings=list(opened.warnings))
+    campaign, letters = opened.campaign, opened.letters
     languages = [language for language in campaign.languages
                  if any(language in recipient.languages for recipient in campaign.recipients)]
-    proofs = {language: proof_of(campaign, letters[language]) for language in languages}
-    campaign, dropped = signed_by_approvers(campaign, proofs, problems, drop_pending)
+    proofs = {language: opened.proofs[language] for language in languages}
+    campaign, dropped = signed_by_approvers(campaign, proofs, opened.approvals, problems, drop_pending)
     if progress:
         progress(0, sum(len(recipient.languages) + (recipient.channel == "post")
                         for recipient in campaign.recipients))
@@ -101,11 +117,9 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
                        time.perf_counter() - started, made, tuple(problems.warnings))
 
 
-def signed_by_approvers(campaign: Campaign, proofs: dict, problems: Problems,
+def signed_by_approvers(campaign: Campaign, proofs: dict, approvals: dict, problems: Problems,
                         drop_pending: bool) -> tuple[Campaign, list[str]]:
     """The campaign signed only by organisations that approved every current proof, or problems naming the rest."""
-    approvals = load_approvals(campaign, problems)
-    problems.check()
     missing = pending(campaign, proofs, approvals)
     path = campaign.folder / APPROVALS
     for signatory, language, proof_id, approval in missing:
@@ -125,6 +139,10 @@ def signed_by_approvers(campaign: Campaign, proofs: dict, problems: Problems,
                      f"make proofs with 'coalition proof {campaign.id}' and record approvals")
         problems.check()
     return dataclasses.replace(campaign, signatories=kept), dropped
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# proof
 
 
 @dataclass(frozen=True)
@@ -148,9 +166,9 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
 
     Written to out/<campaign>.proof/; each proof is also kept in letters/<campaign>/proofs/ for later reports.
     """
-    problems, campaign, letters = gather(campaign_id, root, final=False)
-    proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
-    approvals = load_approvals(campaign, problems)
+    opened = open_campaign(root, campaign_id, final=False)
+    problems = Problems(root.resolve(), warnings=list(opened.warnings))
+    campaign, letters, proofs, approvals = opened.campaign, opened.letters, opened.proofs, opened.approvals
     for signatory in campaign.signatories:
         if is_example_address(signatory.contact):
             problems.warn(signatory.source, 0, f"contact {signatory.contact} is an example address: the review "
@@ -189,7 +207,52 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
                        tuple(problems.warnings))
 
 
-def check(campaign_id: str, root: Path = Path(".")) -> int:
-    """Load and compose `campaign_id` without rendering or writing; the number of letters that would be built."""
-    _, campaign, _ = gather(campaign_id, root, final=True)
-    return sum(len(recipient.languages) for recipient in campaign.recipients)
+# ---------------------------------------------------------------------------------------------------------------
+# check, translated, approve, status
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `check` found: how many letters a build would make, and the warnings."""
+
+    letters: int
+    warnings: tuple[Problem, ...]
+
+
+def check(campaign_id: str, root: Path = Path(".")) -> CheckReport:
+    """Load, compose and check `campaign_id` as the final build would, without rendering or writing."""
+    opened = open_campaign(root, campaign_id, final=True)
+    return CheckReport(sum(len(recipient.languages) for recipient in opened.campaign.recipients), opened.warnings)
+
+
+def translated(campaign_id: str, language: str, root: Path = Path(".")) -> Path:
+    """Record that `language`'s translation matches the original as it is now; the file written."""
+    opened = open_campaign(root, campaign_id, final=False)
+    campaign = opened.campaign
+    if language not in campaign.languages[1:]:
+        raise CoalitionError(f"{language!r} is not a translation of {campaign_id}: its translations are "
+                             f"{', '.join(campaign.languages[1:]) or 'none'}")
+    return record_fingerprints(campaign.source(language), opened.letters[campaign.languages[0]])
+
+
+def approve(campaign_id: str, signatory: str, proof_id: str, by: str, date: datetime.date | None,
+            root: Path = Path(".")) -> Path:
+    """Record `signatory`'s approval of `proof_id`, which must be a proof of the campaign that was sent out."""
+    opened = open_campaign(root, campaign_id, final=False)
+    campaign = opened.campaign
+    ids = [item.id for item in campaign.signatories]
+    if signatory not in ids:
+        close = difflib.get_close_matches(signatory, ids, n=1)
+        raise CoalitionError(f"{signatory!r} does not sign {campaign_id}" + (f": did you mean {close[0]!r}?" if close
+                                                                             else f" (signatories: {', '.join(ids)})"))
+    if read_proof(campaign, proof_id) is None:
+        raise CoalitionError(f"{proof_id!r} is not a proof of {campaign_id}: proofs are made by 'coalition proof "
+                             f"{campaign_id}' and their IDs are printed at the foot of every page")
+    return record_approval(campaign, signatory, proof_id, by, date or datetime.date.today())
+
+
+def status(campaign_id: str, root: Path = Path(".")) -> str:
+    """Organisation × language: the approved proof ID and whether it is current, stale or pending."""
+    from .proof import status_table
+
+    return status_table(open_campaign(root, campaign_id, final=False))

@@ -1,0 +1,1 @@
+"""Checks run before anything is written: glyphs, translations, layout."""

@@ -1,0 +1,1 @@
+"""Records kept beside the pipeline: approvals, proof history, the sending ledger."""
