@@ -145,6 +145,14 @@ def status(campaign, root):
     click.echo(campaign_status(campaign, root=root))
 
 
+@main.command()
+def fields():
+    """Print the reference of every YAML field the tool reads (Markdown), as kept in docs/fields.md."""
+    from .schema import field_reference
+
+    click.echo(field_reference(), nl=False)
+
+
 class Progress:
     """A progress bar on a terminal for long builds; nothing when output is not a terminal or --quiet is given."""
 
@@ -180,8 +188,10 @@ def print_warnings(warnings) -> None:
 @ROOT
 @OUT
 @click.option("--yes", is_flag=True, help="Really send. Without it, show what would be sent and connect to nothing.")
-@click.option("--smtp-host", envvar="COALITION_SMTP_HOST", default="localhost", show_default=True)
-@click.option("--smtp-port", envvar="COALITION_SMTP_PORT", type=int, default=587, show_default=True)
+@click.option("--smtp-host", envvar="COALITION_SMTP_HOST", default="localhost", show_default=True,
+              help="The SMTP server that relays the letters (or COALITION_SMTP_HOST).")
+@click.option("--smtp-port", envvar="COALITION_SMTP_PORT", type=int, default=587, show_default=True,
+              help="Its port (or COALITION_SMTP_PORT).")
 @click.option("--smtp-security", envvar="COALITION_SMTP_SECURITY", type=click.Choice(["starttls", "ssl", "none"]),
               default="starttls", show_default=True, help="'none' only to this machine.")
 @click.option("--rate", type=click.FloatRange(min=0.1), default=10.0, show_default=True,

@@ -7,7 +7,6 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import schema
 from .errors import Problems
@@ -15,9 +14,6 @@ from .files import write_atomically
 from .model import Campaign
 from .records.proofs import language_of
 from .yamlfile import load_yaml
-
-if TYPE_CHECKING:
-    from .usecases import OpenCampaign
 
 APPROVALS = "approvals.yaml"
 
@@ -103,29 +99,3 @@ def record_approval(campaign: Campaign, signatory: str, proof_id: str, by: str, 
     write_atomically(path, ("\n".join(lines) + "\n").encode())
     return path
 
-
-def status_table(opened: OpenCampaign) -> str:
-    """Organisation × language: the approved proof ID and whether it is current, stale or pending."""
-    from .send import ledger_lines
-
-    campaign, proofs, approvals = opened.campaign, opened.proofs, opened.approvals
-    width = max(len(signatory.id) for signatory in campaign.signatories)
-    lines = [f"{campaign.id}: current proofs " + ", ".join(proof.id for proof in proofs.values()), ""]
-    lines.append(f"{'organisation':<{width}}  " + "  ".join(f"{language:<27}" for language in proofs).rstrip())
-    waiting = 0
-    for signatory in campaign.signatories:
-        cells = []
-        for language, proof in proofs.items():
-            approval = approvals.get((signatory.id, language))
-            if approval is None:
-                cells.append("pending")
-            elif approval.proof == proof.id:
-                cells.append(f"{approval.proof} current")
-            else:
-                cells.append(f"{approval.proof} stale")
-            waiting += not cells[-1].endswith("current")
-        lines.append(f"{signatory.id:<{width}}  " + "  ".join(f"{cell:<27}" for cell in cells).rstrip())
-    lines += ["", "every organisation has approved every current proof" if not waiting else
-              f"{waiting} approval(s) missing: the final build will stop until they are recorded"]
-    lines += ["", "sending:"] + [f"  {line}" for line in ledger_lines(campaign.folder)]
-    return "\n".join(lines)

@@ -441,3 +441,35 @@ STYLE = Record(
           "per language, the words the template prints itself (e.g. 'via_email: \"Via email:\"'); a language "
           "the style has no strings for cannot be built with it"),
 )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The field reference for coordinators: `coalition fields`, kept in docs/fields.md.
+
+FILES = (
+    ("letters/<campaign>/campaign.yaml", CAMPAIGN),
+    ("each entry of 'recipients' in campaign.yaml", RECIPIENT),
+    ("'sender' in campaign.yaml", SENDER),
+    ("signatories/<id>.yaml", SIGNATORY),
+    ("letters/references.yaml", REFERENCES),
+    ("each reference in letters/references.yaml", REFERENCE),
+    ("the front matter of a translation, letters/<campaign>/letter.<language>.md", TRANSLATION),
+    ("letters/<campaign>/approvals.yaml", APPROVALS),
+    ("each approval in approvals.yaml", APPROVAL),
+    ("styles/<style>/style.yaml", STYLE),
+)
+
+
+def field_reference() -> str:
+    """Every YAML field the project reads, as a Markdown page: file by file, what each field means and accepts."""
+    lines = ["# Fields", "",
+             "Every field of every YAML file the tool reads. Generated from `coalition/schema.py` by "
+             "`coalition fields > docs/fields.md`; a test keeps it current.", ""]
+    for where, record in FILES:
+        lines += [f"## {record.name}", "", f"In {where}.", "", "| field | required | accepts | meaning |",
+                  "|---|---|---|---|"]
+        for field in record.fields.values():
+            accepts, meaning = (text.replace("|", "\\|") for text in (field.kind.description, field.doc))
+            lines.append(f"| `{field.name}` | {'yes' if field.required else 'no'} | {accepts} | {meaning} |")
+        lines.append("")
+    return "\n".join(lines)

@@ -26,6 +26,7 @@ from .proof import APPROVALS, load_approvals, pending, record_approval
 from .records.proofs import Proof, previous_proof, proof_of, read_proof, record_proof
 from .render import RenderOptions, check_glyphs, render_letters, render_proofs
 from .schema import is_example_address
+from .send import ledger_lines
 
 CACHE = ".cache"  # under out/: rendered PDFs by content, so that a rebuild renders only what changed
 
@@ -253,6 +254,29 @@ def approve(campaign_id: str, signatory: str, proof_id: str, by: str, date: date
 
 def status(campaign_id: str, root: Path = Path(".")) -> str:
     """Organisation × language: the approved proof ID and whether it is current, stale or pending."""
-    from .proof import status_table
-
     return status_table(open_campaign(root, campaign_id, final=False))
+
+
+def status_table(opened: OpenCampaign) -> str:
+    """Organisation × language: the approved proof ID and whether it is current, stale or pending."""
+    campaign, proofs, approvals = opened.campaign, opened.proofs, opened.approvals
+    width = max(len(signatory.id) for signatory in campaign.signatories)
+    lines = [f"{campaign.id}: current proofs " + ", ".join(proof.id for proof in proofs.values()), ""]
+    lines.append(f"{'organisation':<{width}}  " + "  ".join(f"{language:<27}" for language in proofs).rstrip())
+    waiting = 0
+    for signatory in campaign.signatories:
+        cells = []
+        for language, proof in proofs.items():
+            approval = approvals.get((signatory.id, language))
+            if approval is None:
+                cells.append("pending")
+            elif approval.proof == proof.id:
+                cells.append(f"{approval.proof} current")
+            else:
+                cells.append(f"{approval.proof} stale")
+            waiting += not cells[-1].endswith("current")
+        lines.append(f"{signatory.id:<{width}}  " + "  ".join(f"{cell:<27}" for cell in cells).rstrip())
+    lines += ["", "every organisation has approved every current proof" if not waiting else
+              f"{waiting} approval(s) missing: the final build will stop until they are recorded"]
+    lines += ["", "sending:"] + [f"  {line}" for line in ledger_lines(campaign.folder)]
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from coalition.cli import main
-from helpers import REPO, copy_project
+from helpers import copy_project, frozen_project
 
 
 @pytest.fixture
@@ -19,9 +19,9 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def march_build(tmp_path_factory) -> Path:
-    """out/march-2020 built from the repository's own data."""
+    """out/march-2020 built from the fixture project."""
     out = tmp_path_factory.mktemp("out")
-    result = CliRunner().invoke(main, ["build", "march-2020", "--root", str(REPO), "--out", str(out)])
+    result = CliRunner().invoke(main, ["build", "march-2020", "--root", str(frozen_project()), "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out / "march-2020"
 

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 from pypdf import PdfReader
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO.parent / "shared" / "seeds"
+# The tests' own campaigns and signatories, frozen: adding to the shipped letters/ or signatories/ changes no test.
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "project"
 
 
 def copy_project(target: Path) -> Path:
-    """A copy of the project's data (letters, signatories, styles) that a test may break."""
-    for name in ("letters", "signatories", "styles"):
-        shutil.copytree(REPO / name, target / name)
+    """A project a test may break: the fixture's letters and signatories, and the shipped letterheads."""
+    for name in ("letters", "signatories"):
+        shutil.copytree(FIXTURE / name, target / name)
+    shutil.copytree(REPO / "styles", target / "styles")
     return target
+
+
+@functools.cache
+def frozen_project() -> Path:
+    """One copy of the fixture project per test session, for tests that only read it."""
+    folder = Path(tempfile.mkdtemp(prefix="coalition-fixture-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return copy_project(folder / "project")
 
 
 def flat(text: str) -> str:

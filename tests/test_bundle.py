@@ -16,7 +16,7 @@ from coalition.compose import compose_letters
 from coalition.errors import Problems
 from coalition.load import load_campaign
 from coalition.render import render_letters
-from helpers import REPO, flat, line_of, page_texts
+from helpers import flat, frozen_project, line_of, page_texts
 
 
 @pytest.fixture(scope="module")
@@ -89,13 +89,13 @@ def test_the_kyrgyz_letter_is_kyrgyz(march_build):
 
 
 def test_attachments_over_the_limit_are_refused_before_anything_is_written():
-    problems = Problems(REPO)
-    campaign = load_campaign(REPO, "march-2020", problems)
+    problems = Problems(frozen_project())
+    campaign = load_campaign(frozen_project(), "march-2020", problems)
     rendered, _ = render_letters(campaign, compose_letters(campaign, problems), problems)
     bundles = make_bundles(campaign, rendered, problems, attachment_limit=50_000)
     assert [bundle.recipient.id for bundle in bundles] == ["embassy-washington"]  # post: nothing attached
     [problem] = problems.found
-    line = line_of(REPO / "letters" / "march-2020" / "campaign.yaml", "- id: president")
+    line = line_of(frozen_project() / "letters" / "march-2020" / "campaign.yaml", "- id: president")
     assert str(problem).startswith(f"letters/march-2020/campaign.yaml:{line}: recipient 'president': the letters "
                                    "attached come to")
     assert "over the 0.05 MB that official mail servers accept once encoded" in str(problem)

@@ -8,7 +8,7 @@ from email import policy
 
 import pytest
 
-from helpers import REPO, flat, page_texts
+from helpers import flat, frozen_project, page_texts
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def built(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("campaigns")
     for campaign in ("ua-61-20", "june-2010"):
-        result = CliRunner().invoke(main, ["build", campaign, "--root", str(REPO), "--out", str(out)])
+        result = CliRunner().invoke(main, ["build", campaign, "--root", str(frozen_project()), "--out", str(out)])
         assert result.exit_code == 0, result.output
     return out
 

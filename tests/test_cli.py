@@ -123,19 +123,6 @@ def test_check_reports_without_writing(cli, project, tmp_path):
     assert "march-2020: no problems found (5 letters to build)." in result.output
 
 
-def test_build_py_is_the_coordinators_entry_point(tmp_path):
-    """The real script in a real process: the same build, and a data error without a traceback."""
-    out = tmp_path / "out"
-    done = subprocess.run([sys.executable, str(REPO / "build.py"), "march-2020", "--out", str(out)], cwd=REPO,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert (out / "march-2020" / "president" / "march-2020-president-en.pdf").is_file()
-    done = subprocess.run([sys.executable, str(REPO / "build.py"), "no-such-campaign", "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True)
-    assert done.returncode == 1
-    assert done.stderr.startswith("error: no campaign 'no-such-campaign'") and "Traceback" not in done.stderr
-
-
 def test_python_dash_m_and_help(tmp_path):
     done = subprocess.run([sys.executable, "-m", "coalition", "--help"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0

@@ -10,17 +10,17 @@ from coalition.compose import compose
 from coalition.errors import Problems
 from coalition.load import load_campaign
 from coalition.model import LetterSource
-from helpers import REPO
+from helpers import frozen_project
 
 
 @pytest.fixture(scope="module")
 def campaign():
-    return load_campaign(REPO, "march-2020", Problems(REPO))
+    return load_campaign(frozen_project(), "march-2020", Problems(frozen_project()))
 
 
 def letter_of(campaign, text: str):
     source = LetterSource("en", campaign.folder / "letter.en.md", text, {}, 1)
-    problems = Problems(REPO)
+    problems = Problems(frozen_project())
     return compose(campaign, source, problems), [str(problem) for problem in problems.found]
 
 
@@ -39,7 +39,7 @@ def test_footnotes_become_inline_notes_and_the_endnote_list_is_dropped(campaign)
 
 def test_the_seed_footnotes_come_out_as_the_seed_has_them(campaign):
     source = campaign.source("en")
-    problems = Problems(REPO)
+    problems = Problems(frozen_project())
     letter = compose(campaign, source, problems)
     assert problems.found == []
     assert letter.footnotes[1].text == ("See statement of March 25, "
@@ -74,7 +74,7 @@ def test_text_is_escaped_never_passed_through(campaign):
 
 def test_citation_titles_follow_the_language(campaign):
     source = LetterSource("ru", campaign.folder / "letter.ru.md", "Текст.[^1]\n\n[^1]: [@mandela-rules|title]\n", {}, 1)
-    problems = Problems(REPO)
+    problems = Problems(frozen_project())
     letter = compose(dataclasses.replace(campaign, languages=("en", "ru")), source, problems)
     assert [unit.text for unit in letter.footnotes] == [
         "Минимальные стандартные правила Организации Объединенных Наций в отношении обращения с заключенными "

@@ -9,7 +9,7 @@ import pytest
 from pypdf import PdfReader
 
 from coalition.pdf import PdfWriter
-from helpers import REPO, edit
+from helpers import edit, FIXTURE, REPO
 
 SECRET = b"TOP-SECRET-DO-NOT-LEAK-4711"
 
@@ -57,7 +57,7 @@ HOSTILE_HTML = [
 
 @pytest.mark.parametrize("element", HOSTILE_HTML)
 def test_the_confined_fetcher_refuses_and_nothing_leaks(element, secret):
-    writer = PdfWriter(REPO / "styles" / "coalition", ("letter.css",), (REPO / "letters" / "march-2020",))
+    writer = PdfWriter(REPO / "styles" / "coalition", ("letter.css",), (FIXTURE / "letters" / "march-2020",))
     html = f"<html><body><p>Letter</p>{element.format(uri=secret.as_uri())}</body></html>"
     result = writer.write(html)
     assert result.refused, "the resource was not refused"

@@ -12,9 +12,9 @@ from coalition.errors import Problems
 from coalition.load import load_campaign
 from coalition.model import LetterSource
 from coalition.yamlfile import parse_yaml
-from helpers import REPO
+from helpers import frozen_project
 
-CAMPAIGN = load_campaign(REPO, "march-2020", Problems(REPO))
+CAMPAIGN = load_campaign(frozen_project(), "march-2020", Problems(frozen_project()))
 MARKDOWN_PIECES = st.sampled_from([
     "text", " ", "\n", "\n\n", "[^1]", "[^1]: note", "[^x]", "[@mandela-rules]", "[@nope|url]", "[@cescr-gc14|title]",
     "*", "**", "_", "`", "<b>", "</b>", "<!-- c -->", "![i](x.png)", "[l](https://example.org)", "[l](file:///x)",
@@ -29,7 +29,7 @@ YAML_PIECES = st.sampled_from([
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(MARKDOWN_PIECES, max_size=40).map("".join) | st.text(max_size=200))
 def test_any_markdown_composes_or_gets_located_problems(text):
-    problems = Problems(REPO)
+    problems = Problems(frozen_project())
     letter = compose(CAMPAIGN, LetterSource("en", CAMPAIGN.folder / "letter.en.md", text, None, 1), problems)
     assert isinstance(letter.body_html, str)
     for problem in problems.found:
@@ -41,7 +41,7 @@ def test_any_markdown_composes_or_gets_located_problems(text):
 @settings(max_examples=300, deadline=None)
 @given(st.lists(YAML_PIECES, max_size=40).map("".join) | st.text(max_size=200))
 def test_any_yaml_loads_strictly_or_gets_located_problems(text):
-    problems = Problems(REPO)
+    problems = Problems(frozen_project())
     document = parse_yaml(text, Path("x.yaml"), problems)
     assert (document is None) == bool(problems.found)
     for problem in problems.found:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from helpers import REPO, SEEDS, flat, page_texts, squash
+from helpers import FIXTURE, flat, page_texts, SEEDS, squash
 
-LETTER = REPO / "letters" / "march-2020" / "letter.en.md"
+LETTER = FIXTURE / "letters" / "march-2020" / "letter.en.md"
 SEED = next(SEEDS.glob("001_*.txt"))
 ORGANISATIONS = [
     "Amnesty International", "Civil Rights Defenders", "Committee to Protect Journalists", "Front Line Defenders",

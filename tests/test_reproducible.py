@@ -10,7 +10,7 @@ from pathlib import Path
 from pypdf import PdfReader
 
 from coalition.usecases import build
-from helpers import REPO, edit
+from helpers import edit, frozen_project, REPO
 
 
 def tree(folder: Path) -> dict:
@@ -22,8 +22,8 @@ def test_two_builds_in_other_processes_time_zones_and_locales_are_byte_identical
     for number, (zone, locale) in enumerate([("UTC", "C.UTF-8"), ("Asia/Bishkek", "ru_RU.UTF-8")]):
         out = tmp_path / f"out{number}"
         environment = {**os.environ, "TZ": zone, "LC_ALL": locale, "LANG": locale, "PYTHONPATH": str(REPO)}
-        done = subprocess.run([sys.executable, str(REPO / "build.py"), "march-2020", "--out", str(out),
-                               "--no-cache", "--jobs", str(number + 1)], cwd=REPO, capture_output=True, text=True,
+        done = subprocess.run([sys.executable, str(REPO / "build.py"), "march-2020", "--root", str(frozen_project()),
+                               "--out", str(out), "--no-cache", "--jobs", str(number + 1)], cwd=REPO, capture_output=True, text=True,
                               env=environment)
         assert done.returncode == 0, done.stderr
         outs.append(tree(out / "march-2020"))
