@@ -60,7 +60,7 @@ def markdown_parser() -> MarkdownIt:
     parser.inline.ruler.before("link", "citation", _citation_rule)
     # markdown-it quietly turns javascript:, file: and data: links into plain text; let every link through to
     # the composer instead, which refuses all but http(s) and mailto and tells the user where.
-    parser.validateLink = lambda url: True
+    parser.validateLink = lambda url: True  # type: ignore[method-assign]
     return parser
 
 
@@ -133,7 +133,9 @@ class _Composer:
 
     def split_footnotes(self, tokens: list[Token]) -> tuple[list[Token], dict]:
         """The body's tokens, and each footnote's content tokens by footnote id."""
-        body, notes, current = [], {}, None
+        body: list[Token] = []
+        notes: dict[int, list[Token]] = {}
+        current: list[Token] | None = None
         for token in tokens:
             if token.type == "footnote_open":
                 current = notes.setdefault(token.meta["id"], [])

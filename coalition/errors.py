@@ -27,7 +27,7 @@ class Problem:
 class DataError(CoalitionError):
     """One or more data problems, all reported together."""
 
-    def __init__(self, problems: list[Problem], warnings: list[Problem] = ()):
+    def __init__(self, problems: list[Problem], warnings: list[Problem] | tuple[Problem, ...] = ()):
         unique = list(dict.fromkeys(problems))  # the same problem found twice is reported once
         self.problems = sorted(unique, key=lambda problem: (problem.file, problem.line))
         self.warnings = list(dict.fromkeys(warnings))

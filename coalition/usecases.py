@@ -84,7 +84,7 @@ class BuildReport:
 
 def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), drop_pending: bool = False,
           jobs: int = 1, cache: bool = True, pdf_variant: str | None = None,
-          progress: Callable[[int, int], object] | None = None) -> BuildReport:
+          progress: Callable[[int, int], None] | None = None) -> BuildReport:
     """Build every recipient's final letters for `campaign_id` under `out`; raise CoalitionError on bad data.
 
     Every signatory must have approved the current proof of each language built; with `drop_pending`, those who
