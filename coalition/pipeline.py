@@ -15,17 +15,8 @@ from .cover import review_emails
 from .errors import Problem, Problems
 from .load import load_campaign
 from .model import Campaign, OutputFile
-from .proof import (
-    APPROVALS,
-    change_report_html,
-    change_report_text,
-    load_approvals,
-    pending,
-    previous_proof,
-    proof_of,
-    read_proof,
-    record_proof,
-)
+from .proof import change_report_html, change_report_text, previous_proof, proof_of, read_proof, record_proof
+from .records.approvals import APPROVALS, State, approval_states, read_history
 from .render import RenderOptions, check_glyphs, render_letters, render_proofs
 from .schema import is_example_address
 from .translation import check_translations
@@ -62,7 +53,7 @@ def gather(campaign_id: str, root: Path, final: bool) -> tuple[Problems, Campaig
     letters = compose_letters(campaign, problems)
     check_translations(campaign, letters, problems, final=final)
     check_glyphs(campaign, letters, problems)
-    load_approvals(campaign, problems)  # read here too, so that 'check' finds its mistakes
+    read_history(campaign, problems)  # read here too, so that 'check' finds its mistakes
     problems.check()
     return problems, campaign, letters
 
@@ -104,21 +95,25 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
 def signed_by_approvers(campaign: Campaign, proofs: dict, problems: Problems,
                         drop_pending: bool) -> tuple[Campaign, list[str]]:
     """The campaign signed only by organisations that approved every current proof, or problems naming the rest."""
-    approvals = load_approvals(campaign, problems)
+    states = approval_states(campaign, {language: proof.id for language, proof in proofs.items()}, problems)
     problems.check()
-    missing = pending(campaign, proofs, approvals)
+    missing = [state for state in states.values() if not state.is_current]
     path = campaign.folder / APPROVALS
-    for signatory, language, proof_id, approval in missing:
-        was = f" (it approved {approval.proof}, an earlier text)" if approval else ""
+    for state in missing:
+        signatory, language, proof_id, approval = state.organisation, state.language, state.current, state.approved
+        was = {State.STALE: f" (it approved {approval.proof}, an earlier text)" if approval else "",
+               State.CHANGES_REQUESTED: " (it asked for changes)", State.WITHDRAWN: " (it withdrew from the letter)",
+               State.PENDING: ""}[state.state]
         message = f"{signatory} has not approved the current {language} proof {proof_id}{was}"
         hint = (f"send it the proof ('coalition proof {campaign.id}'), record its approval with 'coalition approve "
                 f"{campaign.id} {signatory} {proof_id} --by NAME', or build with --drop-pending")
+        line = state.last.line if state.last else 0
         if drop_pending:
-            problems.warn(path, approval.line if approval else 0, message + "; left off the letters")
+            problems.warn(path, line, message + "; left off the letters")
         else:
-            problems.add(path, approval.line if approval else 0, message, hint)
+            problems.add(path, line, message, hint)
     problems.check()
-    dropped = sorted({signatory for signatory, *_ in missing})
+    dropped = sorted({state.organisation for state in missing})
     kept = tuple(signatory for signatory in campaign.signatories if signatory.id not in dropped)
     if not kept:
         problems.add(path, 0, "no organisation has approved the current proofs: there is nobody to sign",
@@ -143,14 +138,16 @@ class ProofReport:
 
 
 def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
-          now: datetime.datetime | None = None) -> ProofReport:
+          now: datetime.datetime | None = None, base_url: str | None = None,
+          secret: bytes | None = None) -> ProofReport:
     """Make a watermarked proof per language, change reports and a review e-mail per signatory organisation.
 
     Written to out/<campaign>.proof/; each proof is also kept in letters/<campaign>/proofs/ for later reports.
+    With `base_url` and `secret`, each review e-mail carries the organisation's private review link.
     """
     problems, campaign, letters = gather(campaign_id, root, final=False)
     proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
-    approvals = load_approvals(campaign, problems)
+    states = approval_states(campaign, {language: proof.id for language, proof in proofs.items()}, problems)
     for signatory in campaign.signatories:
         if is_example_address(signatory.contact):
             problems.warn(signatory.source, 0, f"contact {signatory.contact} is an example address: the review "
@@ -161,7 +158,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
         (item.file_name, OutputFile(item.file_name, item.pdf, "proof", item.language), None) for item in rendered]
     reports = {}
     for language, current in proofs.items():
-        earlier = {approval.proof for (_, lang), approval in approvals.items() if lang == language}
+        earlier = {state.approved.proof for (_, lang), state in states.items() if lang == language and state.approved}
         earlier |= {found.id for found in [previous_proof(campaign, current)] if found}
         for old_id in sorted(earlier - {current.id}):
             entry = read_proof(campaign, old_id)
@@ -175,7 +172,13 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
                                                      "change-report", language), None))
             files.append((f"{name}.txt", OutputFile(f"{name}.txt", change_report_text(entry[0], current).encode(),
                                                     "change-report", language), None))
-    for signatory_id, data in review_emails(campaign, proofs, approvals, rendered, reports, files, problems):
+    links = None
+    if base_url and secret:
+        from .records.links import review_links, update_links
+
+        links = {organisation: link.url for organisation, link in
+                 review_links(campaign, secret, base_url, update_links(campaign)).items()}
+    for signatory_id, data in review_emails(campaign, proofs, states, rendered, reports, files, problems, links):
         files.append((f"review/{signatory_id}.eml", OutputFile(f"{signatory_id}.eml", data, "review-email", None),
                       None))
     problems.check()

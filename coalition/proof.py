@@ -4,7 +4,7 @@ A proof ID is a short hash of everything a signatory is asked to approve in one 
 footnotes and citations as rendered, the subject, place, date and closing. The signatory list is printed on the
 proof but is not part of the ID, so a late co-signer does not make everyone approve again. Each proof is kept
 in letters/<campaign>/proofs/<id>.json (it survives deleting out/), so that a change report can be made
-between any two proofs; approvals.yaml records who approved which proof.
+between any two proofs; records/approvals.py keeps who approved which proof.
 """
 
 from __future__ import annotations
@@ -18,15 +18,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import schema
-from .errors import CoalitionError, Problems
+from .errors import Problems
 from .files import write_atomically
 from .model import Campaign, Letter
 from .render import letter_date
-from .yamlfile import load_yaml
 
 PROOF_ID = re.compile(r"[a-z]{2,3}-[0-9a-f]{10}\Z")
-APPROVALS = "approvals.yaml"
 HISTORY = "proofs"
 
 
@@ -220,145 +217,16 @@ def change_report_html(old: Proof, new: Proof) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Approvals: letters/<campaign>/approvals.yaml
+# The current proofs
 
 
-@dataclass(frozen=True)
-class Approval:
-    """An organisation's approval of one proof."""
-
-    signatory: str
-    language: str
-    proof: str
-    date: datetime.date
-    by: str
-    line: int
-
-
-def load_approvals(campaign: Campaign, problems: Problems) -> dict:
-    """(signatory id, language) -> Approval, from approvals.yaml (none if the file does not exist yet)."""
-    path = campaign.folder / APPROVALS
-    if not path.exists():
-        return {}
-    document = load_yaml(path, problems)
-    values = schema.check_record(document, schema.APPROVALS, problems) if document else None
-    if not values:
-        return {}
-    ids = {signatory.id for signatory in campaign.signatories}
-    approvals = {}
-    for signatory, by_language in (values["approvals"] or {}).items():
-        if signatory not in ids:
-            line = document.line(("approvals", signatory))
-            if (campaign.folder.parent.parent / "signatories" / f"{signatory}.yaml").is_file():
-                problems.warn(path, line, f"{signatory!r} approved a proof but does not sign this campaign (any more)",
-                              "remove the entry, or add it back to the campaign's 'signatories'")
-            else:
-                close = difflib.get_close_matches(signatory, sorted(ids), n=1)
-                problems.add(path, line, f"{signatory!r} is not an organisation (no signatories/{signatory}.yaml)",
-                             f"did you mean {close[0]!r}?" if close else "fix the id")
-            continue
-        for language, entry in by_language.items():
-            if not entry["proof"].startswith(f"{language}-"):
-                problems.add(path, document.line(("approvals", signatory, language)), f"{signatory}: proof "
-                             f"{entry['proof']!r} is not a proof in {language!r}", "copy the ID from the proof's foot")
-                continue
-            approvals[(signatory, language)] = Approval(signatory, language, entry["proof"], entry["date"],
-                                                        entry["by"], document.line(("approvals", signatory, language)))
-    return approvals
-
-
-def pending(campaign: Campaign, proofs: dict, approvals: dict) -> list[tuple[str, str, str, Approval | None]]:
-    """(signatory id, language, current proof ID, its approval if of another proof) for each missing approval."""
-    missing = []
-    for signatory in campaign.signatories:
-        for language, proof in proofs.items():
-            approval = approvals.get((signatory.id, language))
-            if approval is None or approval.proof != proof.id:
-                missing.append((signatory.id, language, proof.id, approval))
-    return missing
-
-
-def record_approval(campaign: Campaign, signatory: str, proof_id: str, by: str, date: datetime.date) -> Path:
-    """Add or replace `signatory`'s approval of `proof_id` in approvals.yaml."""
-    problems = Problems(campaign.folder.parent.parent)
-    approvals = load_approvals(campaign, problems)
-    problems.check()
-    language = proof_id.split("-", 1)[0]
-    approvals[(signatory, language)] = Approval(signatory, language, proof_id, date, by, 0)
-    order = [item.id for item in campaign.signatories]
-    lines = ["# Who approved which proof: per organisation and language, the proof ID, when and by whom.",
-             "# Written by 'coalition approve'; fields are documented in coalition/schema.py (APPROVALS).",
-             "approvals:"]
-    for signatory_id in sorted({key[0] for key in approvals}, key=lambda item: (item not in order, order.index(item)
-                                                                                   if item in order else 0, item)):
-        lines.append(f"  {signatory_id}:")
-        for (owner, language_), approval in sorted(approvals.items()):
-            if owner == signatory_id:
-                lines.append(f"    {language_}: {{proof: {approval.proof}, date: {approval.date.isoformat()}, "
-                             f"by: {json.dumps(approval.by, ensure_ascii=False)}}}")
-    path = campaign.folder / APPROVALS
-    write_atomically(path, ("\n".join(lines) + "\n").encode())
-    return path
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The commands' library side: approve and status
-
-
-def current_proofs(root: Path, campaign_id: str) -> tuple[Campaign, dict, dict]:
-    """The campaign, its current proof per language, and its approvals."""
+def current_proofs(root: Path, campaign_id: str) -> tuple[Campaign, dict]:
+    """The campaign and its current proof per language."""
     from .compose import compose_letters
     from .load import load_campaign
 
     problems = Problems(root.resolve())
     campaign = load_campaign(root, campaign_id, problems)
     letters = compose_letters(campaign, problems)
-    approvals = load_approvals(campaign, problems)
     problems.check()
-    return campaign, {language: proof_of(campaign, letter) for language, letter in letters.items()}, approvals
-
-
-def approve(campaign_id: str, signatory: str, proof_id: str, by: str, date: datetime.date | None,
-            root: Path = Path(".")) -> Path:
-    """Record `signatory`'s approval of `proof_id`, which must be a proof of the campaign that was sent out."""
-    from .load import load_campaign
-
-    problems = Problems(root.resolve())
-    campaign = load_campaign(root, campaign_id, problems)
-    problems.check()
-    ids = [item.id for item in campaign.signatories]
-    if signatory not in ids:
-        close = difflib.get_close_matches(signatory, ids, n=1)
-        raise CoalitionError(f"{signatory!r} does not sign {campaign_id}" + (f": did you mean {close[0]!r}?" if close
-                                                                             else f" (signatories: {', '.join(ids)})"))
-    if read_proof(campaign, proof_id) is None:
-        raise CoalitionError(f"{proof_id!r} is not a proof of {campaign_id}: proofs are made by 'coalition proof "
-                             f"{campaign_id}' and their IDs are printed at the foot of every page")
-    return record_approval(campaign, signatory, proof_id, by, date or datetime.date.today())
-
-
-def status_table(campaign_id: str, root: Path = Path(".")) -> str:
-    """Organisation × language: the approved proof ID and whether it is current, stale or pending."""
-    campaign, proofs, approvals = current_proofs(root, campaign_id)
-    width = max(len(signatory.id) for signatory in campaign.signatories)
-    lines = [f"{campaign_id}: current proofs " + ", ".join(proof.id for proof in proofs.values()), ""]
-    lines.append(f"{'organisation':<{width}}  " + "  ".join(f"{language:<27}" for language in proofs).rstrip())
-    waiting = 0
-    for signatory in campaign.signatories:
-        cells = []
-        for language, proof in proofs.items():
-            approval = approvals.get((signatory.id, language))
-            if approval is None:
-                cells.append("pending")
-            elif approval.proof == proof.id:
-                cells.append(f"{approval.proof} current")
-            else:
-                cells.append(f"{approval.proof} stale")
-            waiting += not cells[-1].endswith("current")
-        lines.append(f"{signatory.id:<{width}}  " + "  ".join(f"{cell:<27}" for cell in cells).rstrip())
-    lines += ["", "every organisation has approved every current proof" if not waiting else
-              f"{waiting} approval(s) missing: the final build will stop until they are recorded"]
-    from .send import ledger_lines
-
-    lines += ["", "sending:"] + [f"  {line}" for line in ledger_lines(campaign.folder)]
-    return "\n".join(lines)
+    return campaign, {language: proof_of(campaign, letter) for language, letter in letters.items()}
