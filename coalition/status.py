@@ -190,10 +190,6 @@ def next_step(status: CampaignStatus) -> str:
     if stale:
         return (f"Update the {', '.join(stale)} translation(s), then run 'coalition translated {campaign} "
                 f"LANGUAGE' for each.")
-    unproofed = [proof.language for proof in status.proofs if proof.made is None or proof.pdf is None]
-    if unproofed:
-        return (f"Make the proofs of the current text ({', '.join(unproofed)}) and the review e-mails: 'coalition "
-                f"proof {campaign} --base-url URL'.")
     asked = sorted({cell.organisation for cell in status.approvals.values() if cell.state is State.CHANGES_REQUESTED})
     if asked:
         return f"Answer the changes requested by {', '.join(asked)}: edit the letter and make new proofs."
@@ -202,6 +198,10 @@ def next_step(status: CampaignStatus) -> str:
         return (f"{', '.join(withdrawn)} withdrew: remove them from the campaign's signatories, or build with "
                 "--drop-pending.")
     waiting = sorted({cell.organisation for cell in status.approvals.values() if not cell.is_current})
+    unproofed = [proof.language for proof in status.proofs if proof.made is None or proof.pdf is None]
+    if waiting and unproofed:
+        return (f"Make the proofs of the current text ({', '.join(unproofed)}) and the review e-mails with the "
+                f"private links: 'coalition proof {campaign} --base-url URL'.")
     if waiting:
         return (f"Wait for {len(waiting)} organisation(s) to approve the current proofs ({', '.join(waiting)}); "
                 "remind them with their private link.")
