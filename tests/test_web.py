@@ -17,8 +17,10 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from helpers import copy_project, edit
-from webtools import Server, browser, coalition, fetch, free_port, review_link
+from webtools import CHROMEDRIVER, CHROMIUM, Server, browser, coalition, fetch, free_port, review_link
 
+pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()),
+                                reason="needs Debian's chromium and chromium-driver (./setup.sh --test installs them)")
 CAMPAIGN = "march-2020"
 APPROVALS = Path("letters/march-2020/approvals.yaml")
 

@@ -81,7 +81,7 @@ class FailedLookups:
             self.failures[address].append(time.monotonic())
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings) -> SecurityHeaders:
     """The ASGI application."""
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True,
                                      undefined=jinja2.StrictUndefined)
@@ -294,5 +294,6 @@ def serve(root: Path, out: Path, host: str, port: int, base_url: str, secret_fil
     log.setLevel(logging.INFO)
     announce(f"Serving {settings.root} on http://{host}:{port} (links use {settings.base_url})")
     announce(f"Coordinator's dashboard: {settings.base_url}/dashboard/{dashboard_token(settings.secret)}")
+    # X-Forwarded-For is believed only from this machine: a TLS reverse proxy on it gives the client's address
     uvicorn.run(create_app(settings), host=host, port=port, access_log=False, log_level="warning",
-                server_header=False, proxy_headers=False)
+                server_header=False, proxy_headers=True, forwarded_allow_ips="127.0.0.1")

@@ -94,7 +94,8 @@ def review_page(root: Path, out: Path, campaign_id: str, link: LinkRecord) -> Re
     languages = []
     for language, proof in proofs.items():
         state = states[(signatory.id, language)]
-        since, found = None, ()
+        since: str | None = None
+        found: tuple[ChangeView, ...] = ()
         if state.approved and state.approved.proof != proof.id:
             entry = read_proof(campaign, state.approved.proof)
             if entry:
