@@ -20,6 +20,12 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset\.so\.0'; then
   fi
 fi
 
+if [ "${1:-}" = "--test" ] && ! [ -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing chromium and chromium-driver for the browser tests" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
+    || echo "setup: could not install chromium; the browser tests (tests/test_web.py) will be skipped" >&2
+fi
+
 python3 -m venv .venv
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"

@@ -103,16 +103,29 @@ def translated(campaign, language, root):
     click.echo(f"{path}: records the original's current paragraphs; the build will name any that change.")
 
 
+BASE_URL = click.option("--base-url", envvar="COALITION_BASE_URL", default=None, metavar="URL",
+                        help="The address the review service is reached at (e.g. https://review.example.net), for "
+                             "the private links.  [env: COALITION_BASE_URL]")
+SECRET_FILE = click.option("--secret-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                           help="The server secret that signs private links (made, mode 0600, on first use).  "
+                                "[default: $COALITION_SECRET_FILE or ~/.config/coalition/secret]")
+
+
 @main.command()
 @CAMPAIGN
 @ROOT
 @OUT
+@BASE_URL
+@SECRET_FILE
 @report_errors
-def proof(campaign, root, out):
-    """Make watermarked proofs of CAMPAIGN, change reports and review e-mails into OUT/CAMPAIGN.proof/."""
+def proof(campaign, root, out, base_url, secret_file):
+    """Make watermarked proofs of CAMPAIGN, change reports and review e-mails into OUT/CAMPAIGN.proof/.
+
+    With --base-url, each review e-mail carries the organisation's private review link."""
     from .usecases import proof as make_proofs
 
-    report = make_proofs(campaign, root=root, out=out)
+    report = make_proofs(campaign, root=root, out=out, base_url=base_url,
+                         secret_file=secret_path_option(secret_file) if base_url else None)
     print_warnings(report.warnings)
     click.echo(report.summary())
 
@@ -122,27 +135,46 @@ def proof(campaign, root, out):
 @click.argument("signatory")
 @click.argument("proof_id", metavar="PROOF-ID")
 @click.option("--by", required=True, help="Who approved it for the organisation.")
+@click.option("--role", default="", help="That person's role in the organisation.")
 @click.option("--date", "approved_on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="When it approved (YYYY-MM-DD); default: today.")
+              help="When it approved (YYYY-MM-DD); default: now.")
 @ROOT
 @report_errors
-def approve(campaign, signatory, proof_id, by, approved_on, root):
-    """Record that SIGNATORY approved proof PROOF-ID of CAMPAIGN."""
+def approve(campaign, signatory, proof_id, by, role, approved_on, root):
+    """Record that SIGNATORY approved proof PROOF-ID of CAMPAIGN (appended to its approvals.yaml)."""
+    import getpass
+    import socket
+
     from .usecases import approve as record
 
-    path = record(campaign, signatory, proof_id, by, approved_on.date() if approved_on else None, root=root)
+    path = record(campaign, signatory, proof_id, by, role, approved_on.date() if approved_on else None,
+                  f"{getpass.getuser()}@{socket.gethostname()}", root=root)
     click.echo(f"{signatory} approved {proof_id}: recorded in {path}")
+
+
+@main.command(name="upgrade-approvals")
+@CAMPAIGN
+@ROOT
+@report_errors
+def upgrade_approvals(campaign, root):
+    """Convert CAMPAIGN's approvals.yaml from the old format to the history of events, keeping its meaning."""
+    from .records.approvals import upgrade
+
+    path, count = upgrade(root / "letters" / campaign)
+    click.echo(f"{path}: {count} approvals written as events")
 
 
 @main.command()
 @CAMPAIGN
 @ROOT
+@OUT
 @report_errors
-def status(campaign, root):
-    """Show which organisation approved which proof of CAMPAIGN, per language: current, stale or pending."""
+def status(campaign, root, out):
+    """Show CAMPAIGN's state: approvals per organisation and language, translations, build, deliveries, next step."""
+    from .status import status_text
     from .usecases import status as campaign_status
 
-    click.echo(campaign_status(campaign, root=root))
+    click.echo(status_text(campaign_status(campaign, root=root, out=out)))
 
 
 @main.command()
@@ -151,6 +183,47 @@ def fields():
     from .schema import field_reference
 
     click.echo(field_reference(), nl=False)
+
+
+@main.command()
+@CAMPAIGN
+@ROOT
+@BASE_URL
+@SECRET_FILE
+@click.option("--revoke", multiple=True, metavar="ORG", help="Revoke ORG's link: it opens nothing any more.")
+@click.option("--regenerate", multiple=True, metavar="ORG", help="Give ORG a new link (the old one stops working).")
+@report_errors
+def links(campaign, root, base_url, secret_file, revoke, regenerate):
+    """Show each organisation's private review link for CAMPAIGN (made where missing), and the dashboard's."""
+    from .records.links import links_text
+
+    click.echo(links_text(root, campaign, base_url or "http://127.0.0.1:8000", secret_path_option(secret_file),
+                          tuple(revoke), tuple(regenerate)))
+
+
+@main.command()
+@ROOT
+@OUT
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on; 127.0.0.1 keeps the service to this machine (put a TLS reverse "
+                   "proxy in front to expose it).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="The port to listen on.")
+@BASE_URL
+@SECRET_FILE
+@report_errors
+def serve(root, out, host, port, base_url, secret_file):
+    """Serve the review pages and the coordinator's dashboard for the campaigns under ROOT."""
+    from .web.app import serve as run
+
+    run(root, out, host, port, base_url or f"http://{host}:{port}", secret_path_option(secret_file),
+        announce=click.echo)
+
+
+def secret_path_option(secret_file: Path | None) -> Path:
+    """The secret file to use: the option, the environment or the default."""
+    from .records.links import secret_path
+
+    return secret_path(secret_file)
 
 
 class Progress:

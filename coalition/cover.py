@@ -112,9 +112,10 @@ def draft(campaign: Campaign, to: tuple[str, ...], cc: tuple[str, ...], subject:
     return message.as_bytes()
 
 
-def review_emails(campaign: Campaign, proofs: dict, approvals: dict, rendered, reports: dict, files: list,
-                  problems: Problems) -> list[tuple[str, bytes]]:
-    """For each signatory organisation, a draft to its contact with the proofs and the changes since its approval."""
+def review_emails(campaign: Campaign, proofs: dict, states: dict, rendered, reports: dict, files: list,
+                  problems: Problems, links: dict | None = None) -> list[tuple[str, bytes]]:
+    """For each signatory organisation, a draft to its contact with the proofs and the changes since its approval;
+    `states` is (organisation, language) -> ApprovalState, `links` organisation -> its private review link."""
     if campaign.sender is None:
         problems.add(campaign.folder / "campaign.yaml", 0, "review e-mails need a sender",
                      "add 'sender:' with the coordinator's name and e-mail address")
@@ -128,10 +129,10 @@ def review_emails(campaign: Campaign, proofs: dict, approvals: dict, rendered, r
         attachments = []
         for item in rendered:
             current = proofs[item.language]
-            approval = approvals.get((signatory.id, item.language))
+            approval = states[(signatory.id, item.language)].approved
             attachments.append((item.file_name, item.pdf, "application", "pdf"))
             if approval and approval.proof == current.id:
-                status = f"you approved this proof on {approval.date.isoformat()}"
+                status = f"you approved this proof on {approval.at.date().isoformat()}"
             elif approval and (approval.proof, current.id) in reports:
                 report = reports[(approval.proof, current.id)]
                 status = f"changed since the proof you approved, {approval.proof}: see {report.split('/')[-1]}.html"
@@ -143,8 +144,10 @@ def review_emails(campaign: Campaign, proofs: dict, approvals: dict, rendered, r
             lines.append(f"- {Locale.parse('en').languages.get(item.language, item.language)}: proof {current.id} "
                          f"({item.file_name}): {status}")
         qualifier = f", {signatory.qualifier.get(campaign.languages[0])}" if signatory.qualifier else ""
-        lines += ["", f"Your organisation signs as: {signatory.name.get(campaign.languages[0])}{qualifier}.",
-                  "To approve, reply with the proof IDs you approve and the name of the person approving.",
+        link = (links or {}).get(signatory.id)
+        how = (["Review and approve on your organisation's private page (do not forward this link):", link]
+               if link else ["To approve, reply with the proof IDs you approve and the name of the person approving."])
+        lines += ["", f"Your organisation signs as: {signatory.name.get(campaign.languages[0])}{qualifier}.", *how,
                   "The letter goes out only with the organisations that approved its exact text.", "",
                   campaign.sender[0]]
         body = "\n".join(lines) + "\n"

@@ -413,19 +413,54 @@ TRANSLATION = Record(
     Field("notes", Text(multiline=True), "for the coalition's own use; never printed", required=False),
 )
 
-APPROVAL = Record(
-    "approval",
-    Field("proof", Text(pattern=re.compile(r"[a-z]{2,3}-[0-9a-f]{10}\Z"), hint="copy the ID from the proof's foot, "
-          "like 'en-3f9a1c07b2'"), "the proof ID the organisation approved"),
-    Field("date", Date(), "when it approved, YYYY-MM-DD"),
-    Field("by", Text(), "who approved it for the organisation"),
+UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
+PROOF_ID = re.compile(r"[a-z]{2,3}-[0-9a-f]{10}\Z")
+LINK_ID = re.compile(r"[a-z0-9]{12}\Z")
+
+APPROVAL_VIA = Record(
+    "via",
+    Field("link", Text(pattern=LINK_ID, hint="twelve lower-case letters and digits, as 'coalition links' shows"),
+          "the organisation's private review link it came through (the link's id, never the secret link)",
+          required=False),
+    Field("ip", Text(), "the address the request came from", required=False),
+    Field("agent", Text(), "the browser's User-Agent header", required=False),
+    Field("command-line", Text(), "recorded with 'coalition approve' by this person (user@machine)", required=False),
 )
 
-APPROVALS = Record(
-    "approvals",
-    Field("approvals", MappingOf(Identifier(), MappingOf(Language(), APPROVAL), allow_empty=True),
-          "per signatory id, per language: the approval of a proof; written by 'coalition approve'"),
+APPROVAL_EVENT = Record(
+    "approval event",
+    Field("at", Text(pattern=UTC_TIME, hint="write the UTC time as YYYY-MM-DDTHH:MM:SSZ, like 2020-03-30T12:00:00Z"),
+          "when it happened, in UTC; never in the future"),
+    Field("organisation", Identifier(), "the signatory organisation: its file name under signatories/"),
+    Field("language", Language(), "the language of the proof"),
+    Field("proof", Text(pattern=PROOF_ID, hint="copy the ID from the proof's foot, like 'en-3f9a1c07b2'"),
+          "the proof ID the event is about, as printed at the foot of every page of the proof"),
+    Field("action", Choice("approved", "changes-requested", "withdrawn"),
+          "approved, changes-requested (with a comment) or withdrawn (the organisation leaves the letter)"),
+    Field("by", Text(), "the person who acted for the organisation"),
+    Field("role", Text(), "that person's role in the organisation", required=False),
+    Field("comment", Text(multiline=True), "what should change (for changes-requested), or a note",
+          required=False),
+    Field("via", APPROVAL_VIA, "how it was recorded: through a private link (link, ip, agent) or on the command "
+          "line (command-line)"),
 )
+
+APPROVALS = ListOf(APPROVAL_EVENT, unique=False, allow_empty=True)
+"""letters/<campaign>/approvals.yaml: the history of approvals, one event per line, oldest first; appended by
+'coalition approve' and the review pages, never rewritten. The current state is derived from it."""
+
+REVIEW_LINK = Record(
+    "review link",
+    Field("link", Text(pattern=LINK_ID, hint="twelve lower-case letters and digits; made by 'coalition links'"),
+          "the id of the organisation's private review link (the link itself is signed with the server's secret "
+          "and never written here)"),
+    Field("made", Text(pattern=UTC_TIME, hint="YYYY-MM-DDTHH:MM:SSZ"), "when the link was made, in UTC"),
+    Field("revoked", Text(pattern=UTC_TIME, hint="YYYY-MM-DDTHH:MM:SSZ"), "when it was revoked, in UTC; a revoked "
+          "link opens nothing ('coalition links CAMPAIGN --regenerate ORG' makes a new one)", required=False),
+)
+
+LINKS = MappingOf(Identifier(), REVIEW_LINK, allow_empty=True)
+"""letters/<campaign>/links.yaml: per signatory id, its private review link's id; written by 'coalition links'."""
 
 STYLE = Record(
     "style",
@@ -454,8 +489,9 @@ FILES = (
     ("letters/references.yaml", REFERENCES),
     ("each reference in letters/references.yaml", REFERENCE),
     ("the front matter of a translation, letters/<campaign>/letter.<language>.md", TRANSLATION),
-    ("letters/<campaign>/approvals.yaml", APPROVALS),
-    ("each approval in approvals.yaml", APPROVAL),
+    ("each entry of letters/<campaign>/approvals.yaml, a list of events appended by the tool", APPROVAL_EVENT),
+    ("'via' of an approval event", APPROVAL_VIA),
+    ("each entry of letters/<campaign>/links.yaml, the private review links", REVIEW_LINK),
     ("styles/<style>/style.yaml", STYLE),
 )
 

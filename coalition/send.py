@@ -121,14 +121,15 @@ def final_deliveries(root: Path, campaign_id: str, out: Path) -> tuple[object, l
     Returns the campaign, the deliveries, the post-only recipients, and the manifest's proof IDs.
     """
     from .compose import compose_letters
-    from .proof import load_approvals
+    from .records.approvals import proof_ages, read_history, state_of
     from .records.proofs import proof_of
 
     problems = Problems(root.resolve())
     campaign = load_campaign(root, campaign_id, problems)
     letters = compose_letters(campaign, problems)
-    approvals = load_approvals(campaign, problems)
+    events = read_history(campaign, problems)
     problems.check()
+    ages = proof_ages(campaign)
     folder = out / campaign_id
     manifest_path = folder / "manifest.json"
     if not manifest_path.is_file():
@@ -145,8 +146,7 @@ def final_deliveries(root: Path, campaign_id: str, out: Path) -> tuple[object, l
             refusals.append(f"the build's {language} letters are of proof {proof_id}, but the text is now {current}: "
                             "rebuild")
         for signatory in manifest.get("signatories", []):
-            approval = approvals.get((signatory, language))
-            if approval is None or approval.proof != proof_id:
+            if not state_of(events, signatory, language, proof_id, ages).is_current:
                 refusals.append(f"{signatory} has not approved proof {proof_id}")
     if refusals:
         raise CoalitionError("refusing to send; nothing was sent:\n  " + "\n  ".join(refusals))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import difflib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +21,12 @@ from .cover import review_emails
 from .errors import CoalitionError, Problem, Problems
 from .load import load_campaign
 from .model import Campaign, Letter, OutputFile
-from .proof import APPROVALS, load_approvals, pending, record_approval
+from .records.approvals import APPROVALS, ApprovalState, State, approval_states, approve_on_command_line
+from .records.links import load_secret, review_links, update_links
 from .records.proofs import Proof, previous_proof, proof_of, read_proof, record_proof
 from .render import RenderOptions, check_glyphs, render_letters, render_proofs
 from .schema import is_example_address
-from .send import ledger_lines
+from .status import CampaignStatus, campaign_status
 
 CACHE = ".cache"  # under out/: rendered PDFs by content, so that a rebuild renders only what changed
 
@@ -39,7 +39,7 @@ class OpenCampaign:
     campaign: Campaign
     letters: dict[str, Letter]  # by language
     proofs: dict[str, Proof]  # the current proof of each language
-    approvals: dict
+    approvals: dict[tuple[str, str], ApprovalState]  # (organisation, language) -> where its approval stands
     warnings: tuple[Problem, ...]
 
 
@@ -53,9 +53,9 @@ def open_campaign(root: Path, campaign_id: str, *, final: bool) -> OpenCampaign:
     letters = compose_letters(campaign, problems)
     check_translations(campaign, letters, problems, final=final)
     check_glyphs(campaign, letters, problems)
-    approvals = load_approvals(campaign, problems)
-    problems.check()
     proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
+    approvals = approval_states(campaign, {language: proof.id for language, proof in proofs.items()}, problems)
+    problems.check()
     return OpenCampaign(root, campaign, letters, proofs, approvals, tuple(problems.warnings))
 
 
@@ -118,22 +118,26 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
                        time.perf_counter() - started, made, tuple(problems.warnings))
 
 
-def signed_by_approvers(campaign: Campaign, proofs: dict, approvals: dict, problems: Problems,
-                        drop_pending: bool) -> tuple[Campaign, list[str]]:
+def signed_by_approvers(campaign: Campaign, proofs: dict[str, Proof], approvals: dict[tuple[str, str], ApprovalState],
+                        problems: Problems, drop_pending: bool) -> tuple[Campaign, list[str]]:
     """The campaign signed only by organisations that approved every current proof, or problems naming the rest."""
-    missing = pending(campaign, proofs, approvals)
+    missing = [state for (_, language), state in approvals.items() if language in proofs and not state.is_current]
     path = campaign.folder / APPROVALS
-    for signatory, language, proof_id, approval in missing:
-        was = f" (it approved {approval.proof}, an earlier text)" if approval else ""
+    for state in missing:
+        signatory, language, proof_id, approval = state.organisation, state.language, state.current, state.approved
+        was = {State.STALE: f" (it approved {approval.proof}, an earlier text)" if approval else "",
+               State.CHANGES_REQUESTED: " (it asked for changes)", State.WITHDRAWN: " (it withdrew from the letter)",
+               State.PENDING: ""}[state.state]
         message = f"{signatory} has not approved the current {language} proof {proof_id}{was}"
         hint = (f"send it the proof ('coalition proof {campaign.id}'), record its approval with 'coalition approve "
                 f"{campaign.id} {signatory} {proof_id} --by NAME', or build with --drop-pending")
+        line = state.last.line if state.last else 0
         if drop_pending:
-            problems.warn(path, approval.line if approval else 0, message + "; left off the letters")
+            problems.warn(path, line, message + "; left off the letters")
         else:
-            problems.add(path, approval.line if approval else 0, message, hint)
+            problems.add(path, line, message, hint)
     problems.check()
-    dropped = sorted({signatory for signatory, *_ in missing})
+    dropped = sorted({state.organisation for state in missing})
     kept = tuple(signatory for signatory in campaign.signatories if signatory.id not in dropped)
     if not kept:
         problems.add(path, 0, "no organisation has approved the current proofs: there is nobody to sign",
@@ -162,10 +166,12 @@ class ProofReport:
 
 
 def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
-          now: datetime.datetime | None = None) -> ProofReport:
+          now: datetime.datetime | None = None, base_url: str | None = None,
+          secret_file: Path | None = None) -> ProofReport:
     """Make a watermarked proof per language, change reports and a review e-mail per signatory organisation.
 
     Written to out/<campaign>.proof/; each proof is also kept in letters/<campaign>/proofs/ for later reports.
+    With `base_url` and `secret_file`, each review e-mail carries the organisation's private review link.
     """
     opened = open_campaign(root, campaign_id, final=False)
     problems = Problems(root.resolve(), warnings=list(opened.warnings))
@@ -180,7 +186,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
         (item.file_name, OutputFile(item.file_name, item.pdf, "proof", item.language), None) for item in rendered]
     reports = {}
     for language, current in proofs.items():
-        earlier = {approval.proof for (_, lang), approval in approvals.items() if lang == language}
+        earlier = {state.approved.proof for (_, lang), state in approvals.items() if lang == language and state.approved}
         earlier |= {found.id for found in [previous_proof(campaign, current)] if found}
         for old_id in sorted(earlier - {current.id}):
             entry = read_proof(campaign, old_id)
@@ -194,7 +200,12 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
                                                      "change-report", language), None))
             files.append((f"{name}.txt", OutputFile(f"{name}.txt", change_report_text(entry[0], current).encode(),
                                                     "change-report", language), None))
-    for signatory_id, data in review_emails(campaign, proofs, approvals, rendered, reports, files, problems):
+    links = None
+    if base_url and secret_file:
+        secret = load_secret(secret_file, root)
+        links = {organisation: link.url for organisation, link in
+                 review_links(campaign, secret, base_url, update_links(campaign)).items()}
+    for signatory_id, data in review_emails(campaign, proofs, approvals, rendered, reports, files, problems, links):
         files.append((f"review/{signatory_id}.eml", OutputFile(f"{signatory_id}.eml", data, "review-email", None),
                       None))
     problems.check()
@@ -236,47 +247,14 @@ def translated(campaign_id: str, language: str, root: Path = Path(".")) -> Path:
     return record_fingerprints(campaign.source(language), opened.letters[campaign.languages[0]])
 
 
-def approve(campaign_id: str, signatory: str, proof_id: str, by: str, date: datetime.date | None,
-            root: Path = Path(".")) -> Path:
-    """Record `signatory`'s approval of `proof_id`, which must be a proof of the campaign that was sent out."""
-    opened = open_campaign(root, campaign_id, final=False)
-    campaign = opened.campaign
-    ids = [item.id for item in campaign.signatories]
-    if signatory not in ids:
-        close = difflib.get_close_matches(signatory, ids, n=1)
-        raise CoalitionError(f"{signatory!r} does not sign {campaign_id}" + (f": did you mean {close[0]!r}?" if close
-                                                                             else f" (signatories: {', '.join(ids)})"))
-    if read_proof(campaign, proof_id) is None:
-        raise CoalitionError(f"{proof_id!r} is not a proof of {campaign_id}: proofs are made by 'coalition proof "
-                             f"{campaign_id}' and their IDs are printed at the foot of every page")
-    return record_approval(campaign, signatory, proof_id, by, date or datetime.date.today())
+def approve(campaign_id: str, signatory: str, proof_id: str, by: str, role: str, day: datetime.date | None,
+            recorded_by: str, root: Path = Path(".")) -> Path:
+    """Record that `signatory` approved `proof_id` on `day` (default: now), as typed by `recorded_by`."""
+    open_campaign(root, campaign_id, final=False)
+    return approve_on_command_line(root, campaign_id, signatory, proof_id, by, role, day, recorded_by)
 
 
-def status(campaign_id: str, root: Path = Path(".")) -> str:
-    """Organisation × language: the approved proof ID and whether it is current, stale or pending."""
-    return status_table(open_campaign(root, campaign_id, final=False))
-
-
-def status_table(opened: OpenCampaign) -> str:
-    """Organisation × language: the approved proof ID and whether it is current, stale or pending."""
-    campaign, proofs, approvals = opened.campaign, opened.proofs, opened.approvals
-    width = max(len(signatory.id) for signatory in campaign.signatories)
-    lines = [f"{campaign.id}: current proofs " + ", ".join(proof.id for proof in proofs.values()), ""]
-    lines.append(f"{'organisation':<{width}}  " + "  ".join(f"{language:<27}" for language in proofs).rstrip())
-    waiting = 0
-    for signatory in campaign.signatories:
-        cells = []
-        for language, proof in proofs.items():
-            approval = approvals.get((signatory.id, language))
-            if approval is None:
-                cells.append("pending")
-            elif approval.proof == proof.id:
-                cells.append(f"{approval.proof} current")
-            else:
-                cells.append(f"{approval.proof} stale")
-            waiting += not cells[-1].endswith("current")
-        lines.append(f"{signatory.id:<{width}}  " + "  ".join(f"{cell:<27}" for cell in cells).rstrip())
-    lines += ["", "every organisation has approved every current proof" if not waiting else
-              f"{waiting} approval(s) missing: the final build will stop until they are recorded"]
-    lines += ["", "sending:"] + [f"  {line}" for line in ledger_lines(campaign.folder)]
-    return "\n".join(lines)
+def status(campaign_id: str, root: Path = Path("."), out: Path = Path("out")) -> CampaignStatus:
+    """Where the campaign stands: approvals, translations, the build, deliveries and the next step."""
+    open_campaign(root, campaign_id, final=False)
+    return campaign_status(root, campaign_id, out)

@@ -214,7 +214,8 @@ def test_a_tampered_build_or_an_unapproved_text_is_refused_before_connecting(cli
     pdf.write_bytes(original)
     approvals = project / "letters/march-2020/approvals.yaml"
     text = approvals.read_text(encoding="utf-8")
-    approvals.write_text(re.sub(r"(omct:\n    en: \{proof: en-)[0-9a-f]{10}", r"\g<1>0000000000", text),
+    approvals.write_text(re.sub(r"(organisation: omct, language: en, proof: en-)[0-9a-f]{10}",
+                                r"\g<1>0000000000", text),
                          encoding="utf-8")
     result = send(cli, built, smtp)
     assert result.exit_code == 1 and "omct has not approved proof en-" in result.stderr

@@ -1,1 +1,1 @@
-"""Records kept beside the pipeline: approvals, proof history, the sending ledger."""
+"""Records kept beside the pipeline: approvals, private review links (and, elsewhere, proofs and the ledger)."""

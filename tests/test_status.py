@@ -1,0 +1,68 @@
+"""What the coordinator sees: CampaignStatus from approvals, proofs, translations, the build and the ledger."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from coalition.records.approvals import State
+from coalition.status import BuildState, campaign_status
+from helpers import REPO, edit
+
+
+def test_a_built_and_approved_campaign_is_ready_to_send(march_build):
+    status = campaign_status(REPO, "march-2020", march_build.parent)
+    assert status.count(State.APPROVED) == 27 and len(status.approvals) == 27
+    assert status.build.state is BuildState.CURRENT
+    assert [item.fresh for item in status.translations] == [True, True]
+    assert {item.recipient: item.state for item in status.deliveries} == {"president": "not sent",
+                                                                         "embassy-washington": "post"}
+    assert status.next_step.startswith("Send the letters (1 recipient(s) not yet sent)")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        status.next_step = "x"  # type: ignore[misc]
+
+
+def test_status_names_stale_translations_pending_approvals_and_the_outdated_build(cli, project, march_build):
+    out = march_build.parent
+    shutil_copy_build(out, project)
+    edit(project / "letters/march-2020/letter.en.md", "a very challenging time", "a very difficult time")
+    status = campaign_status(project, "march-2020", project / "out")
+    assert [(item.language, item.fresh) for item in status.translations] == [("ru", False), ("ky", False)]
+    assert "stale translation" in status.translations[0].detail
+    assert status.next_step.startswith("Update the ru, ky translation(s)")
+    assert status.state("omct", "en").state is State.STALE and status.state("omct", "ru").state is State.APPROVED
+    assert status.build.state is BuildState.OUTDATED and "text of en changed" in status.build.detail
+    for language in ("ru", "ky"):
+        assert cli("translated", "march-2020", language, "--root", project).exit_code == 0
+    status = campaign_status(project, "march-2020", project / "out")
+    assert status.next_step.startswith("Make the proofs of the current text (en, ru, ky)")
+    result = cli("status", "march-2020", "--root", project, "--out", project / "out")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    omct = next(line for line in lines if line.startswith("omct "))
+    assert omct.split()[1:] == ["approved", "an", "earlier", "text", "approved", "approved"]
+    assert "18 of 27 approvals current" in result.output
+    assert "build: outdated (the text of en changed since the build)" in result.output
+    assert "next step: Make the proofs" in result.output
+
+
+def test_deliveries_come_from_the_ledger(project):
+    from coalition.send import LEDGER, Delivery, Ledger
+
+    ledger = Ledger(project / "letters/march-2020" / LEDGER)
+    ledger.plan(Delivery("president", ("a@example.org",), (), "b@example.org", "<m@example.org>",
+                         Path("x.eml"), b"", ()), "en-9fd7114396")
+    ledger.mark("president", "sent", reply="250 queued as 12345")
+    ledger.close()
+    status = campaign_status(project, "march-2020", project / "out")
+    [president] = [item for item in status.deliveries if item.recipient == "president"]
+    assert president.state == "sent" and "250 queued as 12345" in president.detail
+
+
+def shutil_copy_build(out: Path, project: Path) -> None:
+    """Put a copy of the session's march-2020 build under the project's out/."""
+    import shutil
+
+    shutil.copytree(out / "march-2020", project / "out" / "march-2020")
