@@ -45,8 +45,8 @@ class PdfCache:
         return PdfResult(data, info["pages"], (), ())
 
     def put(self, key: str, result: PdfResult) -> None:
-        """Keep a clean render (one with no refusals or warnings)."""
-        if result.refused or result.warnings:
+        """Keep a clean render (one with no refusals, warnings or layout faults)."""
+        if result.refused or result.warnings or result.layout:
             return
         write_atomically(self.folder / key[:2] / f"{key}.pdf", result.pdf)
         info = {"pages": result.pages, "sha256": hashlib.sha256(result.pdf).hexdigest()}

@@ -38,6 +38,29 @@ def compose(campaign: Campaign, source: LetterSource, problems: Problems) -> Let
     return composer.letter()
 
 
+def footnote_lines(source: LetterSource) -> tuple[int, ...]:
+    """The file line of each footnote's definition, in the order the letter calls them (footnote 1 first)."""
+    env: dict = {}
+    tokens = PARSER.parse(source.text, env)
+    definitions: dict[str, int] = {}
+    in_fence = False
+    for number, line in enumerate(source.text.splitlines(), start=1):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        match = None if in_fence else FOOTNOTE_DEFINITION.match(line)
+        if match:
+            definitions.setdefault(match[1], number)
+    labels: list[str] = []
+    in_note = False
+    for token in tokens:
+        if token.type in ("footnote_open", "footnote_close"):
+            in_note = token.type == "footnote_open"
+        elif token.type == "inline" and not in_note:
+            labels += [child.meta["label"] for child in token.children or [] if child.type == "footnote_ref"
+                       and child.meta["label"] not in labels]
+    return tuple(definitions.get(label, 0) for label in labels)
+
+
 def _citation_rule(state: StateInline, silent: bool) -> bool:
     """Inline rule: [@key], [@key|title] or [@key|url] becomes a 'citation' token."""
     if not state.src.startswith("[@", state.pos):
@@ -60,7 +83,27 @@ def markdown_parser() -> MarkdownIt:
     # markdown-it quietly turns javascript:, file: and data: links into plain text; let every link through to
     # the composer instead, which refuses all but http(s) and mailto and tells the user where.
     parser.validateLink = lambda url: True
+    _report_blocks_too_deep(parser)
     return parser
+
+
+def _report_blocks_too_deep(parser: MarkdownIt) -> None:
+    """Make the parser note, in env["too_deep"], each line it skips for being nested past `maxNesting`.
+
+    markdown-it silently drops every block nested deeper than its limit (lists 10 levels deep, quotes 20); the
+    composer turns each such line into an error instead of a letter that lacks them.
+    """
+    tokenize = parser.block.tokenize
+
+    def tokenize_noting_drops(state, start_line: int, end_line: int, *args) -> None:
+        if state.level >= parser.options.maxNesting:
+            line = state.skipEmptyLines(start_line)
+            if line < end_line and state.sCount[line] >= state.blkIndent:
+                state.env.setdefault("too_deep", []).append(line)
+        tokenize(state, start_line, end_line, *args)
+
+    # an attribute of this parser's block parser: the block rules (lists, quotes) call it through the parser
+    setattr(parser.block, "tokenize", tokenize_noting_drops)
 
 
 PARSER = markdown_parser()
@@ -86,11 +129,18 @@ class _Composer:
         tokens = PARSER.parse(self.source.text, env)
         body, notes = self.split_footnotes(tokens)
         self.check_footnote_definitions(env)
+        for line in sorted(set(env.get("too_deep", []))):
+            limit = PARSER.options.maxNesting
+            self.report(line + 1, "nested too deep: this and what follows at its depth would be left out of the "
+                        f"letter (lists are read up to {(limit - 2) // 2} levels deep, quotes up to {limit - 1})",
+                        "nest fewer levels: a letter rarely needs more than three")
         if not any(token.type == "inline" and token.content.strip() for token in body):
             self.report(self.source.body_line, "the letter is empty", "write the body of the letter in Markdown")
         note_html = {note_id: self.render_inline_blocks(note_tokens) for note_id, note_tokens in notes.items()}
         note_calls: dict[int, int] = {}
-        parts, footnotes, paragraphs = [], [], []
+        parts: list[str] = []
+        footnotes: list[tuple[str, str]] = []
+        paragraphs: list[list[str]] = []
         for token in body:
             if token.map:
                 self.line = token.map[0] + 1
@@ -114,7 +164,9 @@ class _Composer:
 
     def split_footnotes(self, tokens: list[Token]) -> tuple[list[Token], dict]:
         """The body's tokens, and each footnote's content tokens by footnote id."""
-        body, notes, current = [], {}, None
+        body: list[Token] = []
+        notes: dict[str, list[Token]] = {}
+        current: list[Token] | None = None
         for token in tokens:
             if token.type == "footnote_open":
                 current = notes.setdefault(token.meta["id"], [])

@@ -6,6 +6,8 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checks.layout import LayoutFault
+
 
 @dataclass(frozen=True)
 class Localized:
@@ -176,3 +178,4 @@ class PdfResult:
     pages: int
     refused: tuple[str, ...]
     warnings: tuple[str, ...]
+    layout: tuple[LayoutFault, ...] = ()  # footnotes off their call's page, text off the page

@@ -1,0 +1,1 @@
+"""Checks of a campaign beyond what loading finds: glyphs, translations, layout."""
