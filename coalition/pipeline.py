@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .bundle import make_bundles, manifest, outputs, publish
+from .bundle import check_output, make_bundles, manifest, outputs, protected_folders, publish
 from .compose import compose_letters
 from .cover import review_emails
 from .errors import Problem, Problems
@@ -79,6 +79,7 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     """
     started = time.perf_counter()
     problems, campaign, letters = gather(campaign_id, root, final=True)
+    check_output(out, campaign.id, protected_folders(root, campaign))  # refused before minutes of rendering
     languages = [language for language in campaign.languages
                  if any(language in recipient.languages for recipient in campaign.recipients)]
     proofs = {language: proof_of(campaign, letters[language]) for language in languages}
@@ -95,7 +96,7 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     files = outputs(campaign, bundles)
     listing = manifest(campaign, files, proofs={language: proof.id for language, proof in proofs.items()},
                        signatories=[signatory.id for signatory in campaign.signatories], dropped=dropped)
-    folder = publish(out, campaign.id, files, listing)
+    folder = publish(out, campaign.id, files, listing, protected_folders(root, campaign))
     letter_count = sum(1 for item in rendered if item.kind == "letter")
     return BuildReport(folder, letter_count, len(campaign.recipients), len(languages),
                        time.perf_counter() - started, made, tuple(problems.warnings))
@@ -149,6 +150,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
     Written to out/<campaign>.proof/; each proof is also kept in letters/<campaign>/proofs/ for later reports.
     """
     problems, campaign, letters = gather(campaign_id, root, final=False)
+    check_output(out, f"{campaign.id}.proof", protected_folders(root, campaign))
     proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
     approvals = load_approvals(campaign, problems)
     for signatory in campaign.signatories:
@@ -180,7 +182,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
                       None))
     problems.check()
     listing = manifest(campaign, files, proofs={language: item.id for language, item in proofs.items()})
-    folder = publish(out, f"{campaign.id}.proof", files, listing)
+    folder = publish(out, f"{campaign.id}.proof", files, listing, protected_folders(root, campaign))
     made = now or datetime.datetime.now(datetime.timezone.utc)
     for current in proofs.values():
         record_proof(campaign, current, made)
