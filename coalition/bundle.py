@@ -181,10 +181,10 @@ def publish(out: Path, name: str, files: list[tuple[str, OutputFile, str | None]
             path = real
             swap_into_place(staging, real)
         except OSError as error:
-            _remove_own(staging)
+            _undo(staging, real)
             raise _write_error(path, error) from None
         except BaseException:
-            _remove_own(staging)
+            _undo(staging, real)
             raise
     return out / name
 
@@ -262,14 +262,23 @@ def output_lock(out: Path):
         os.close(descriptor)  # closing releases the lock; so does the death of the process
 
 
+def _undo(staging: Path, final: Path) -> None:
+    """After a failed publish: drop the staging folder and put back the previous build if it was set aside."""
+    _remove_own(staging)
+    recover(final.parent, final.name)
+
+
 def _remove_own(folder: Path) -> None:
     """Remove a folder this build made (staging, or a replaced build), read-only entries included."""
 
-    def writable_then_retry(function, path, _):
+    def writable_then_retry(function, path, error):
+        if isinstance(error[1], FileNotFoundError):
+            return
         os.chmod(os.path.dirname(path), 0o700)
         function(path)
 
-    shutil.rmtree(folder, onerror=writable_then_retry)
+    if os.path.lexists(folder):
+        shutil.rmtree(folder, onerror=writable_then_retry)
 
 
 def _write_error(path: Path, error: OSError) -> CoalitionError:

@@ -7,8 +7,14 @@ file, no network. What it refuses, and what WeasyPrint complains of, is reported
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import mimetypes
+import multiprocessing
+import os
+import signal
+import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -170,17 +176,37 @@ def _descendants(box):
         yield from _descendants(child)
 
 
-# Worker processes for parallel rendering: each sets up its PdfWriter (fonts, parsed stylesheets) once.
+# Worker processes for parallel rendering, forked from the process that has set up its PdfWriter (WeasyPrint
+# imported, fonts and stylesheets loaded): they start at once, ready, and render with that same writer.
 _WORKER: PdfWriter | None = None
 
 
-def start_worker(style_folder: Path, stylesheets: tuple[str, ...], allowed: tuple[Path, ...]) -> None:
-    """Pool initializer: WeasyPrint is imported and the style loaded in the worker, once."""
+@contextlib.contextmanager
+def worker_pool(writer: PdfWriter, jobs: int):
+    """`jobs` forked worker processes rendering with `writer`; none outlives this process, even if it is killed."""
     global _WORKER
-    _WORKER = PdfWriter(style_folder, stylesheets, allowed)
+    _WORKER = writer
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # a failed or interrupted build stops its workers now
+        raise
+    else:
+        pool.shutdown(wait=True)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: the kernel kills this worker when the build process dies (SIGKILL included)."""
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def write_in_worker(html: str, options: dict) -> PdfResult:
     """Render one letter in a worker."""
-    assert _WORKER is not None, "start_worker runs first in every worker"
+    assert _WORKER is not None, "worker_pool sets the writer before it forks"
     return _WORKER.write(html, **options)

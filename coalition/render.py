@@ -125,7 +125,7 @@ class RenderOptions:
         return {"pdf_variant": self.pdf_variant, "pdf_tags": True} if self.pdf_variant else {}
 
 
-PARALLEL_FROM = 4  # PDFs per worker below which starting worker processes costs more than it saves
+PARALLEL_FROM = 2  # PDFs per worker below which forking workers costs more than it saves
 
 
 class Renderer:
@@ -202,26 +202,21 @@ class Renderer:
         return results
 
     def write(self, htmls: list[str]):
-        """Render with WeasyPrint, yielding each result in order."""
+        """Render with WeasyPrint, yielding each result in order: in this process, or in forked workers if many."""
         self.rendered += len(htmls)
+        if not htmls:
+            return
+        writer = self.pdf_writer  # fonts and stylesheets set up once, here: forked workers inherit them ready
         jobs = min(self.options.jobs, len(htmls) // PARALLEL_FROM)
         if jobs <= 1:
             for html in htmls:
-                yield self.pdf_writer.write(html, **self.options.pdf)
+                yield writer.write(html, **self.options.pdf)
                 if self.options.progress:
                     self.options.progress(1)
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from .pdf import worker_pool, write_in_worker
 
-        from .pdf import start_worker, write_in_worker
-
-        style = self.campaign.style
-        # forkserver: workers start clean (no threads or half-imported state copied from this process), import
-        # WeasyPrint once each, and keep their fonts and parsed stylesheets for every letter they render
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=start_worker,
-                                 initargs=(style.folder, style.stylesheets, (self.campaign.folder,))) as pool:
+        with worker_pool(writer, jobs) as pool:
             futures = [pool.submit(write_in_worker, html, self.options.pdf) for html in htmls]
             for future in futures:
                 yield future.result()
