@@ -279,3 +279,18 @@ def test_a_damaged_cache_entry_is_rendered_again_not_published(project, cli, tmp
     assert {path.name: path.read_bytes() for path in (out / "march-2020").rglob("*.pdf")} == good
     assert complete(out / "march-2020")
     assert damaged.read_bytes() != bytes(data)  # and the entry was replaced
+
+
+def test_half_written_cache_files_of_killed_builds_are_removed(tmp_path):
+    from coalition.cache import PdfCache
+
+    shard = tmp_path / "cache" / "ab"
+    shard.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = shard / f".abcd.pdf.tmp-{int(dead.stdout)}-x1y2"
+    live = shard / f".abcd.json.tmp-{os.getpid()}-x1y2"
+    entry = shard / "abcd.pdf"
+    for path in (stale, live, entry):
+        path.write_bytes(b"%PDF")
+    PdfCache(tmp_path / "cache", REPO / "styles" / "coalition", {})
+    assert sorted(path.name for path in shard.iterdir()) == sorted([live.name, entry.name])
