@@ -1,27 +1,35 @@
 """Stage 4, bundle: each recipient's files, the manifest, and publishing them all at once.
 
 Outputs are written to a staging folder beside the final one and swapped into place whole, so a build that fails
-or is killed leaves out/<campaign>/ either absent or as the previous complete build left it.
+or is killed leaves out/<campaign>/ either absent (no build yet) or a complete build, the previous or the new.
+Only a folder the tool made itself (its manifest says so) is ever replaced, and never one of the sources.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import fcntl
 import hashlib
 import io
 import json
 import os
 import shutil
+import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .cover import cover_email, cover_environment
-from .errors import Problems
+from .errors import CoalitionError, Problems
 from .files import current_umask, sync_folder, write_durably
 from .model import Bundle, Campaign, OutputFile, RenderedLetter
 
 ATTACHMENT_LIMIT = 7_000_000  # official mail servers often refuse ~10 MB once base64 has added its third
 MANIFEST = "manifest.json"
+MADE_BY = "coalition-letters"  # the manifest's mark: the tool replaces only a folder that carries it
 
 
 def make_bundles(campaign: Campaign, rendered: tuple[RenderedLetter, ...], problems: Problems,
@@ -89,50 +97,199 @@ def manifest(campaign: Campaign, files: list[tuple[str, OutputFile, str | None]]
     }
 
 
-def publish(out: Path, name: str, files: list[tuple[str, OutputFile, str | None]], listing: dict) -> Path:
-    """Write `files` and the manifest under out/<name>/, replacing what was there in one step."""
-    out.mkdir(parents=True, exist_ok=True)
+def protected_folders(root: Path, campaign: Campaign) -> tuple[Path, ...]:
+    """The folders a build must never write into or replace: the project's sources and the campaign's own."""
+    return (root / "letters", root / "signatories", root / "styles", campaign.folder)
+
+
+def check_output(out: Path, name: str, protected: tuple[Path, ...]) -> Path:
+    """The real folder out/<name> stands for (symlinks followed); CoalitionError if replacing it could destroy
+    anything: a source folder, or a folder the tool did not make."""
     final = out / name
-    recover(out, name)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.building-", dir=out))
-    staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the published folder is not
+    real_out, real = out.resolve(), final.resolve()
+    for folder in protected:
+        source = folder.resolve()
+        for path, asked in ((real_out, f"--out {out}"), (real, str(final))):
+            relation = ("is" if path == source else "lies inside" if path.is_relative_to(source)
+                        else "contains" if source.is_relative_to(path) else None)
+            if relation:
+                raise CoalitionError(f"refusing to write the build to {final}: {asked} {relation} {folder}, which "
+                                     "holds the project's sources; nothing was written (choose an --out outside "
+                                     "letters/, signatories/ and styles/, such as out/)")
+    if os.path.lexists(real) and not made_by_this_tool(real):
+        raise CoalitionError(f"refusing to replace {final}: it was not made by this tool (no {MANIFEST} with its "
+                             "mark); nothing was written (move it away, or choose another --out)")
+    return real
+
+
+def made_by_this_tool(folder: Path) -> bool:
+    """Whether `folder` is a build this tool published: a real folder whose manifest carries the tool's mark."""
     try:
-        folders = {staging}
-        for path, file, _ in files:
-            target = staging / path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            folders.add(target.parent)
-            write_durably(target, file.data)
-        write_durably(staging / MANIFEST, (json.dumps(listing, indent=2, ensure_ascii=False) + "\n").encode())
-        for folder in folders:
-            sync_folder(folder)
-        swap_into_place(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return final
+        listing = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return folder.is_dir() and isinstance(listing, dict) and listing.get("made_by") == MADE_BY
+
+
+# Called with the name of each step of publish as it completes: tests make a build die there (see test_atomic).
+AFTER_STEP: Callable[[str], None] | None = None
+
+
+def _step(name: str) -> None:
+    if AFTER_STEP is not None:
+        AFTER_STEP(name)
+
+
+def publish(out: Path, name: str, files: list[tuple[str, OutputFile, str | None]], listing: dict,
+            protected: tuple[Path, ...] = ()) -> Path:
+    """Write `files` and the manifest under out/<name>/, replacing the previous build there in one step.
+
+    out/<name> is there at every instant: absent before the first build, then always one whole build. Builds of
+    the same output folder publish one at a time; a folder the tool did not make is never replaced.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _write_error(out, error) from None
+    with output_lock(out):
+        real = check_output(out, name, protected)
+        try:
+            real.parent.mkdir(parents=True, exist_ok=True)
+            recover(real.parent, real.name)
+            _step("recovered")
+            staging = Path(tempfile.mkdtemp(prefix=f".{real.name}.building-", dir=real.parent))
+        except OSError as error:
+            raise _write_error(real.parent, error) from None
+        path = staging
+        try:
+            staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the published folder is not
+            _step("staging")
+            folders = {staging}
+            for index, (relative, file, _) in enumerate(files):
+                path = staging / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(path.parent)
+                write_durably(path, file.data)
+                _step(f"file {index}")
+            path = staging / MANIFEST
+            marked = {"made_by": MADE_BY, **listing}
+            write_durably(path, (json.dumps(marked, indent=2, ensure_ascii=False) + "\n").encode())
+            _step("manifest")
+            for folder in folders:
+                sync_folder(folder)
+            _step("synced")
+            path = real
+            swap_into_place(staging, real)
+        except OSError as error:
+            _undo(staging, real)
+            raise _write_error(path, error) from None
+        except BaseException:
+            _undo(staging, real)
+            raise
+    return out / name
 
 
 def swap_into_place(staging: Path, final: Path) -> None:
-    """Replace `final` by `staging`; the previous version is kept aside until the new one stands."""
-    previous = None
-    if final.exists():
-        previous = Path(tempfile.mkdtemp(prefix=f".{final.name}.previous-", dir=final.parent))
-        os.rmdir(previous)
-        os.rename(final, previous)
+    """Put `staging` where `final` is, in one atomic step where the system allows it; drop the previous build."""
+    if not os.path.lexists(final):
+        os.rename(staging, final)
+        sync_folder(final.parent)
+        _step("swapped")
+        return
+    if exchange(staging, final):  # Linux: the two folders trade places at once; `final` never goes missing
+        sync_folder(final.parent)
+        _step("swapped")
+        _remove_own(staging)
+        _step("cleaned")
+        return
+    # elsewhere: two renames; a build killed between them leaves the previous one aside, and recover() puts it back
+    previous = Path(tempfile.mkdtemp(prefix=f".{final.name}.previous-", dir=final.parent))
+    os.rmdir(previous)
+    os.rename(final, previous)
+    _step("set aside")
     os.rename(staging, final)
     sync_folder(final.parent)
-    if previous is not None:
-        shutil.rmtree(previous)
+    _step("swapped")
+    _remove_own(previous)
+    _step("cleaned")
 
 
-def recover(out: Path, campaign_id: str) -> None:
-    """Clean up after a build that was killed: restore the previous version if it was set aside, drop staging."""
-    final = out / campaign_id
-    for leftover in sorted(out.glob(f".{campaign_id}.previous-*")):
-        if not final.exists():
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two folders atomically (Linux renameat2 RENAME_EXCHANGE); False where the system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "renameat2"):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # a file system that cannot exchange: fall back to two renames
+    raise OSError(code, os.strerror(code), str(second))
+
+
+def recover(out: Path, name: str) -> None:
+    """Clean up after a build that was killed: restore the previous build if it was set aside, drop staging.
+
+    Readers of out/<name> call it too (under output_lock), so that they find the previous build even where the
+    system could only swap with two renames and a build died between them.
+    """
+    final = out / name
+    for leftover in sorted(out.glob(f".{name}.previous-*")):
+        if not os.path.lexists(final) and made_by_this_tool(leftover):
             os.rename(leftover, final)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in out.glob(f".{campaign_id}.building-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+        elif made_by_this_tool(leftover):
+            _remove_own(leftover)
+    for leftover in out.glob(f".{name}.building-*"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            _remove_own(leftover)
+
+
+@contextlib.contextmanager
+def output_lock(out: Path):
+    """Hold the output folder for one build at a time; a second build says that it waits, then waits."""
+    descriptor = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting: another build is publishing to {out}", file=sys.stderr, flush=True)
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock; so does the death of the process
+
+
+def _undo(staging: Path, final: Path) -> None:
+    """After a failed publish: drop the staging folder and put back the previous build if it was set aside."""
+    _remove_own(staging)
+    recover(final.parent, final.name)
+
+
+def _remove_own(folder: Path) -> None:
+    """Remove a folder this build made (staging, or a replaced build), read-only entries included."""
+
+    def writable_then_retry(function, path, error):
+        if isinstance(error[1], FileNotFoundError):
+            return
+        os.chmod(os.path.dirname(path), 0o700)
+        function(path)
+
+    if os.path.lexists(folder):
+        shutil.rmtree(folder, onerror=writable_then_retry)
+
+
+def _write_error(path: Path, error: OSError) -> CoalitionError:
+    """An OSError while writing the build, as what the user can do about it."""
+    if error.errno == errno.ENOSPC:
+        what = "the disk is full: free some space and build again"
+    elif error.errno == errno.EDQUOT:
+        what = "the disk quota is exceeded: free some space and build again"
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "permission denied (a read-only folder or file): make it writable, or choose another --out"
+    else:
+        what = f"{error.strerror or error}"
+    return CoalitionError(f"cannot write {error.filename or path}: {what}; the previous build, if any, is "
+                          "unchanged")

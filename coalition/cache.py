@@ -12,7 +12,7 @@ import json
 from importlib.metadata import version
 from pathlib import Path
 
-from .files import write_atomically
+from .files import remove_stale_temporaries, write_atomically
 from .model import PdfResult
 
 
@@ -21,6 +21,8 @@ class PdfCache:
 
     def __init__(self, folder: Path, style_folder: Path, options: dict):
         self.folder = folder
+        for shard in (folder.iterdir() if folder.is_dir() else ()):
+            remove_stale_temporaries(shard)
         salt = hashlib.sha256()
         salt.update(f"weasyprint {version('weasyprint')}\0{json.dumps(options, sort_keys=True)}\0".encode())
         for path in sorted(style_folder.rglob("*")):
@@ -40,14 +42,21 @@ class PdfCache:
             info = json.loads(meta.read_text())
         except (OSError, ValueError):
             return None
-        if hashlib.sha256(data).hexdigest() != info.get("sha256"):
-            return None  # a damaged entry is rendered again
+        if not isinstance(info, dict) or not isinstance(info.get("pages"), int) or \
+                hashlib.sha256(data).hexdigest() != info.get("sha256"):
+            return None  # a damaged entry is rendered again, and replaced
         return PdfResult(data, info["pages"], (), ())
 
     def put(self, key: str, result: PdfResult) -> None:
-        """Keep a clean render (one with no refusals or warnings)."""
-        if result.refused or result.warnings:
+        """Keep a clean render (one with no refusals, warnings or layout faults).
+
+        A cache that cannot be written (disk full, read-only) only makes the next build slower: the build goes on.
+        """
+        if result.refused or result.warnings or result.layout:
             return
-        write_atomically(self.folder / key[:2] / f"{key}.pdf", result.pdf)
         info = {"pages": result.pages, "sha256": hashlib.sha256(result.pdf).hexdigest()}
-        write_atomically(self.folder / key[:2] / f"{key}.json", json.dumps(info).encode())
+        try:
+            write_atomically(self.folder / key[:2] / f"{key}.pdf", result.pdf)
+            write_atomically(self.folder / key[:2] / f"{key}.json", json.dumps(info).encode())
+        except OSError:
+            return

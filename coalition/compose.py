@@ -61,7 +61,27 @@ def markdown_parser() -> MarkdownIt:
     # markdown-it quietly turns javascript:, file: and data: links into plain text; let every link through to
     # the composer instead, which refuses all but http(s) and mailto and tells the user where.
     parser.validateLink = lambda url: True  # type: ignore[method-assign]
+    _report_blocks_too_deep(parser)
     return parser
+
+
+def _report_blocks_too_deep(parser: MarkdownIt) -> None:
+    """Make the parser note, in env["too_deep"], each line it skips for being nested past `maxNesting`.
+
+    markdown-it silently drops every block nested deeper than its limit (lists 10 levels deep, quotes 20); the
+    composer turns each such line into an error instead of a letter that lacks them.
+    """
+    tokenize = parser.block.tokenize
+
+    def tokenize_noting_drops(state, start_line: int, end_line: int, *args) -> None:
+        if state.level >= parser.options.maxNesting:
+            line = state.skipEmptyLines(start_line)
+            if line < end_line and state.sCount[line] >= state.blkIndent:
+                state.env.setdefault("too_deep", []).append(line)
+        tokenize(state, start_line, end_line, *args)
+
+    # an attribute of this parser's block parser: the block rules (lists, quotes) call it through the parser
+    setattr(parser.block, "tokenize", tokenize_noting_drops)
 
 
 PARSER = markdown_parser()
@@ -87,6 +107,11 @@ class _Composer:
         tokens = PARSER.parse(self.source.text, env)
         body, notes = self.split_footnotes(tokens)
         self.check_footnote_definitions(env)
+        for line in sorted(set(env.get("too_deep", []))):
+            limit = PARSER.options.maxNesting
+            self.report(line + 1, "nested too deep: this and what follows at its depth would be left out of the "
+                        f"letter (lists are read up to {(limit - 2) // 2} levels deep, quotes up to {limit - 1})",
+                        "nest fewer levels: a letter rarely needs more than three")
         if not any(token.type == "inline" and token.content.strip() for token in body):
             self.report(self.source.body_line, "the letter is empty", "write the body of the letter in Markdown")
         note_html = {note_id: self.render_inline_blocks(note_tokens) for note_id, note_tokens in notes.items()}

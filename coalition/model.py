@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .checks.layout import LayoutFault
+
 
 class Channel(enum.StrEnum):
     """How a recipient gets the letter."""
@@ -211,3 +213,4 @@ class PdfResult:
     pages: int
     refused: tuple[str, ...]
     warnings: tuple[str, ...]
+    layout: tuple[LayoutFault, ...] = ()  # footnotes off their call's page, text off the page

@@ -13,11 +13,11 @@ from babel import Locale
 from babel.dates import format_date
 from markupsafe import Markup
 
+from .cache import PdfCache
 from .errors import Problems
+from .model import Campaign, Letter, PdfResult, Recipient, RenderedLetter
 
 TEMPLATES = Path(__file__).parent / "templates"
-from .cache import PdfCache
-from .model import Campaign, Letter, PdfResult, Recipient, RenderedLetter
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,16 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof:
 
 
 @dataclass(frozen=True)
+class Printed:
+    """What a PDF is, for messages: the file and line its text comes from, and its footnotes' lines there."""
+
+    file: Path
+    line: int
+    what: str  # "the en letter of campaign 'march-2020' to 'president'"
+    footnote_lines: tuple[int, ...]  # the definition line of footnote 1, 2, …
+
+
+@dataclass(frozen=True)
 class RenderOptions:
     """How PDFs are made: worker processes, the cache folder, the PDF variant, a progress callback."""
 
@@ -114,7 +124,7 @@ class RenderOptions:
         return {"pdf_variant": self.pdf_variant, "pdf_tags": True} if self.pdf_variant else {}
 
 
-PARALLEL_FROM = 4  # PDFs per worker below which starting worker processes costs more than it saves
+PARALLEL_FROM = 2  # PDFs per worker below which forking workers costs more than it saves
 
 
 class Renderer:
@@ -172,8 +182,11 @@ class Renderer:
                               "fix the name in the template, or add the string to style.yaml")
         return None
 
-    def pdfs(self, htmls: list[str]) -> list[PdfResult]:
-        """The PDF of each HTML: from the cache where it is there, else rendered (in worker processes if many)."""
+    def pdfs(self, htmls: list[str], printed: list[Printed] | None = None) -> list[PdfResult]:
+        """The PDF of each HTML: from the cache where it is there, else rendered (in worker processes if many).
+
+        `printed` says what each HTML is, so that a layout fault names the letter and the footnote's line.
+        """
         keys = [self.cache.key(html) for html in htmls] if self.cache else [None] * len(htmls)
         results: list[PdfResult | None] = [self.cache.get(key) if key else None for key in keys]
         if self.options.progress and any(results):
@@ -183,40 +196,41 @@ class Renderer:
             results[index] = result
             if self.cache:
                 self.cache.put(keys[index], result)
-        for result in results:
-            self.report(result)
+        for index, result in enumerate(results):
+            self.report(result, printed[index] if printed else None)
         return results
 
     def write(self, htmls: list[str]):
-        """Render with WeasyPrint, yielding each result in order."""
+        """Render with WeasyPrint, yielding each result in order: in this process, or in forked workers if many."""
         self.rendered += len(htmls)
+        if not htmls:
+            return
+        writer = self.pdf_writer  # fonts and stylesheets set up once, here: forked workers inherit them ready
         jobs = min(self.options.jobs, len(htmls) // PARALLEL_FROM)
         if jobs <= 1:
             for html in htmls:
-                yield self.pdf_writer.write(html, **self.options.pdf)
+                yield writer.write(html, **self.options.pdf)
                 if self.options.progress:
                     self.options.progress(1)
             return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from .pdf import worker_pool, write_in_worker
 
-        from .pdf import start_worker, write_in_worker
-
-        style = self.campaign.style
-        # forkserver: workers start clean (no threads or half-imported state copied from this process), import
-        # WeasyPrint once each, and keep their fonts and parsed stylesheets for every letter they render
-        context = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(jobs, mp_context=context, initializer=start_worker,
-                                 initargs=(style.folder, style.stylesheets, (self.campaign.folder,))) as pool:
+        with worker_pool(writer, jobs) as pool:
             futures = [pool.submit(write_in_worker, html, self.options.pdf) for html in htmls]
             for future in futures:
                 yield future.result()
                 if self.options.progress:
                     self.options.progress(1)
 
-    def report(self, result: PdfResult) -> None:
-        """What the fetcher refused and what WeasyPrint warned of, as problems."""
+    def report(self, result: PdfResult, printed: Printed | None = None) -> None:
+        """What the fetcher refused, what WeasyPrint warned of and what was laid out wrong, as problems."""
         style = self.campaign.style
+        printed = printed or Printed(self.campaign.folder / "campaign.yaml", 0, "a page", ())
+        for fault in result.layout:
+            line = printed.line
+            if fault.footnote is not None and 0 < fault.footnote <= len(printed.footnote_lines):
+                line = printed.footnote_lines[fault.footnote - 1]
+            self.problems.add(printed.file, line, f"{printed.what}: {fault.message}", fault.hint)
         for url in result.refused:
             self.problems.add(style.folder / style.template, 0,
                               f"refused to load {url}: only files in the campaign and style folders are used",
@@ -229,7 +243,14 @@ class Renderer:
         """The PDF of each (letter, recipient, proof ID or None); those whose HTML failed are left out."""
         htmls = [(letter, recipient, proof, self.html(letter, recipient, proof)) for letter, recipient, proof in jobs]
         htmls = [item for item in htmls if item[3] is not None]
-        results = self.pdfs([html for *_, html in htmls])
+        lines = {letter.language: tuple(unit.line for unit in letter.footnotes)
+                 for letter, *_ in htmls if any(source.language == letter.language for source in self.campaign.sources)}
+        printed = [Printed(self.campaign.source(letter.language).path if letter.language in lines
+                           else self.campaign.folder / "campaign.yaml", 0,
+                           f"the {letter.language} letter of campaign {self.campaign.id!r} to {recipient.id!r}"
+                           + (f" (proof {proof})" if proof else ""), lines.get(letter.language, ()))
+                   for letter, recipient, proof, _ in htmls]
+        results = self.pdfs([html for *_, html in htmls], printed)
         return [RenderedLetter(recipient, letter.language, html, result.pdf, result.pages,
                                "proof" if proof else "letter", proof)
                 for (letter, recipient, proof, html), result in zip(htmls, results)]
@@ -324,7 +345,9 @@ def render_letters(campaign: Campaign, letters: dict, problems: Problems,
             own = [item for item in rendered if item.recipient.id == recipient.id]
             if own and (html := renderer.address_page(recipient, own)) is not None:
                 pages.append((recipient, html))
-    for (recipient, html), result in zip(pages, renderer.pdfs([html for _, html in pages])):
+    printed = [Printed(campaign.folder / "campaign.yaml", recipient.line, f"the address page of campaign "
+                       f"{campaign.id!r} for {recipient.id!r}", ()) for recipient, _ in pages]
+    for (recipient, html), result in zip(pages, renderer.pdfs([html for _, html in pages], printed)):
         rendered.append(RenderedLetter(recipient, recipient.languages[0], html, result.pdf, result.pages,
                                        "address-page"))
     return tuple(rendered), renderer.rendered

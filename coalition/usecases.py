@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .bundle import make_bundles, manifest, outputs, publish
+from .bundle import check_output, make_bundles, manifest, outputs, protected_folders, publish
 from .changes import change_report_html, change_report_text
 from .checks.translations import check_translations, record_fingerprints
 from .compose import compose_letters
@@ -96,6 +96,7 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     opened = open_campaign(root, campaign_id, final=True)
     problems = Problems(root.resolve(), warnings=list(opened.warnings))
     campaign, letters = opened.campaign, opened.letters
+    check_output(out, campaign.id, protected_folders(root, campaign))  # refused before minutes of rendering
     languages = [language for language in campaign.languages
                  if any(language in recipient.languages for recipient in campaign.recipients)]
     proofs = {language: opened.proofs[language] for language in languages}
@@ -112,7 +113,7 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     files = outputs(campaign, bundles)
     listing = manifest(campaign, files, proofs={language: proof.id for language, proof in proofs.items()},
                        signatories=[signatory.id for signatory in campaign.signatories], dropped=dropped)
-    folder = publish(out, campaign.id, files, listing)
+    folder = publish(out, campaign.id, files, listing, protected_folders(root, campaign))
     letter_count = sum(1 for item in rendered if item.kind == "letter")
     return BuildReport(folder, letter_count, len(campaign.recipients), len(languages),
                        time.perf_counter() - started, made, tuple(problems.warnings))
@@ -176,6 +177,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
     opened = open_campaign(root, campaign_id, final=False)
     problems = Problems(root.resolve(), warnings=list(opened.warnings))
     campaign, letters, proofs, approvals = opened.campaign, opened.letters, opened.proofs, opened.approvals
+    check_output(out, f"{campaign.id}.proof", protected_folders(root, campaign))
     for signatory in campaign.signatories:
         if is_example_address(signatory.contact):
             problems.warn(signatory.source, 0, f"contact {signatory.contact} is an example address: the review "
@@ -210,7 +212,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
                       None))
     problems.check()
     listing = manifest(campaign, files, proofs={language: item.id for language, item in proofs.items()})
-    folder = publish(out, f"{campaign.id}.proof", files, listing)
+    folder = publish(out, f"{campaign.id}.proof", files, listing, protected_folders(root, campaign))
     made = now or datetime.datetime.now(datetime.timezone.utc)
     for current in proofs.values():
         record_proof(campaign, current, made)

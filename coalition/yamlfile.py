@@ -21,6 +21,7 @@ STANDARD_TAGS = {
     "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp",
 }
 MAX_NODES = 50_000  # aliases can expand a small file exponentially ("billion laughs")
+MAX_DEPTH = 64  # lists and mappings inside each other; PyYAML would recurse until Python gives up
 
 
 class _Invalid(Exception):
@@ -29,6 +30,23 @@ class _Invalid(Exception):
     def __init__(self, line: int, message: str, hint: str = ""):
         super().__init__(message)
         self.line, self.message, self.hint = line, message, hint
+
+
+class _DepthLimitedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing values nested deeper than MAX_DEPTH where it would otherwise crash."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1
+                raise _Invalid(line, f"values nested more than {MAX_DEPTH} levels deep",
+                               "a coalition file needs a few levels at most: check the brackets and indentation")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,10 @@ def load_yaml(path: Path, problems: Problems) -> YamlDocument | None:
 def parse_yaml(text: str, path: Path, problems: Problems, first_line: int = 1) -> YamlDocument | None:
     """Parse YAML text that starts on line `first_line` of `path` (front matter starts on line 2)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_DepthLimitedLoader)
+    except _Invalid as invalid:
+        problems.add(path, invalid.line + first_line - 1, invalid.message, invalid.hint)
+        return None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         what = error.problem or str(error)

@@ -57,3 +57,23 @@ def test_alias_bombs_are_refused(tmp_path):
 def test_files_that_are_not_utf8(tmp_path):
     _, problems = read(tmp_path, "a: ok\nb: caf\xe9\n".encode("latin-1"))
     assert problems == ["file.yaml:2: not UTF-8 (byte 0xe9 at offset 12) (save the file as UTF-8 in your editor)"]
+
+
+def test_values_nested_too_deep_are_an_error_at_their_line_not_a_crash(tmp_path):
+    for text, line in [("a: " + "[" * 5000 + "]" * 5000 + "\n", 1),
+                       ("a:\n" + "".join("  " * depth + "k:\n" for depth in range(3000)), 65),
+                       ("- " * 3000 + "x\n", 1)]:
+        _, problems = read(tmp_path, text)
+        assert problems == [f"file.yaml:{line}: values nested more than 64 levels deep (a coalition file needs a few "
+                            "levels at most: check the brackets and indentation)"]
+    _, problems = read(tmp_path, "a: " + "[" * 60 + "x" + "]" * 60 + "\n")
+    assert problems == []
+
+
+def test_a_campaign_nested_too_deep_is_reported_by_the_command_line(project, cli):
+    path = project / "letters" / "march-2020" / "campaign.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "notes: " + "[" * 10_000 + "]" * 10_000 + "\n",
+                    encoding="utf-8")
+    result = cli("build", "march-2020", "--root", project, "--out", project / "out")
+    assert result.exit_code == 1 and "letters/march-2020/campaign.yaml:" in result.output
+    assert "values nested more than 64 levels deep" in result.output and "Traceback" not in result.output
