@@ -12,7 +12,7 @@ from pathlib import Path
 from babel import Locale
 
 from ..errors import CoalitionError, Problems
-from ..model import Campaign
+from ..model import Campaign, Signatory
 from ..proof import Change, changes, proof_of, read_proof, word_diff
 from ..records.approvals import Action, ApprovalState, Event, Via, approval_states, record
 from ..records.links import LinkRecord
@@ -23,6 +23,10 @@ _PDFIUM = threading.Lock()  # pdfium is not thread-safe
 
 class ProofChanged(CoalitionError):
     """The text changed after the page was loaded: the reviewer approved something that is no longer current."""
+
+
+class NotSigning(CoalitionError):
+    """The link's organisation no longer signs the campaign."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def review_page(root: Path, out: Path, campaign_id: str, link: LinkRecord) -> Re
     problems = Problems(root.resolve())
     states = approval_states(campaign, {language: proof.id for language, proof in proofs.items()}, problems)
     problems.check()
-    signatory = next(item for item in campaign.signatories if item.id == link.organisation)
+    signatory = signatory_of(campaign, link)
     english = Locale.parse("en")
     languages = []
     for language, proof in proofs.items():
@@ -117,6 +121,15 @@ def review_page(root: Path, out: Path, campaign_id: str, link: LinkRecord) -> Re
                       signatory.name.get(campaign.languages[0]), tuple(languages))
 
 
+def signatory_of(campaign: Campaign, link: LinkRecord) -> Signatory:
+    """The signatory the link belongs to; NotSigning if it was taken off the campaign."""
+    found = next((item for item in campaign.signatories if item.id == link.organisation), None)
+    if found is None:
+        raise NotSigning("Your organisation no longer signs this letter, so this page is closed. Ask the "
+                         "coordinator if this is a mistake.")
+    return found
+
+
 def _view(change: Change) -> ChangeView:
     if change.old is None:
         return ChangeView(change.label, (("added", change.new or ""),))
@@ -125,14 +138,15 @@ def _view(change: Change) -> ChangeView:
     return ChangeView(change.label, tuple(word_diff(change.old, change.new)))
 
 
-def act(root: Path, campaign_id: str, link: LinkRecord, language: str, action: Action, shown_proof: str, by: str,
-        role: str, comment: str, ip: str, agent: str) -> Event:
+def act(root: Path, out: Path, campaign_id: str, link: LinkRecord, language: str, action: Action, shown_proof: str,
+        by: str, role: str, comment: str, ip: str, agent: str) -> Event:
     """Record what the organisation of `link` said about `language`, bound to the proof shown on its page.
 
     ProofChanged if the text changed since the page was loaded; CoalitionError for anything else refused. A
     withdrawal is from the whole letter: one event per language.
     """
     campaign, proofs = open_campaign(root, campaign_id)
+    signatory_of(campaign, link)
     if language not in proofs:
         raise CoalitionError(f"{campaign_id} has no {language!r} text")
     current = proofs[language].id
@@ -140,7 +154,8 @@ def act(root: Path, campaign_id: str, link: LinkRecord, language: str, action: A
         raise ProofChanged(f"The {language} text changed after you opened the page: you saw proof {shown_proof}, "
                            f"the current proof is {current}. Nothing was recorded. Reload the page to review the "
                            "new text and what changed.")
-    if action is Action.APPROVED and read_proof(campaign, current) is None:
+    if action is Action.APPROVED and (read_proof(campaign, current) is None
+                                      or not proof_pdf(out, campaign_id, current).is_file()):
         raise CoalitionError(f"proof {current} has not been made yet, so it cannot be approved: ask the "
                              "coordinator to make the proofs")
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
