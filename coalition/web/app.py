@@ -20,6 +20,7 @@ from pathlib import Path
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -150,7 +151,7 @@ def create_app(settings: Settings) -> SecurityHeaders:
         campaign_id, link = link_of(request)
         language = request.path_params.get("language")
         try:
-            view = pages.review_page(settings.root, settings.out, campaign_id, link)
+            view = await run_in_threadpool(pages.review_page, settings.root, settings.out, campaign_id, link)
         except pages.NotSigning as error:
             raise HTTPException(403, str(error)) from None
         if language is None:
@@ -175,9 +176,10 @@ def create_app(settings: Settings) -> SecurityHeaders:
         if form.get("action") not in actions:
             raise HTTPException(400, "Unknown action: use the buttons on the page.")
         try:
-            pages.act(settings.root, settings.out, campaign_id, link, language, actions[form["action"]], form.get("proof", ""),
-                      form.get("name", ""), form.get("role", ""), form.get("comment", ""), client(request),
-                      request.headers.get("user-agent", ""))
+            await run_in_threadpool(  # the history's lock may wait: never in the event loop
+                pages.act, settings.root, settings.out, campaign_id, link, language, actions[form["action"]],
+                form.get("proof", ""), form.get("name", ""), form.get("role", ""), form.get("comment", ""),
+                client(request), request.headers.get("user-agent", ""))
         except pages.ProofChanged as error:
             raise HTTPException(409, str(error)) from None
         except pages.NotSigning as error:
@@ -198,7 +200,7 @@ def create_app(settings: Settings) -> SecurityHeaders:
             return Response(pdf.read_bytes(), media_type="application/pdf",
                             headers={"content-disposition": f'attachment; filename="{number}"'})
         match = re.fullmatch(r"page-([0-9]{1,3})\.png", number)
-        image = pages.page_png(pdf, int(match.group(1)) - 1) if match else None
+        image = await run_in_threadpool(pages.page_png, pdf, int(match.group(1)) - 1) if match else None
         if image is None:
             raise HTTPException(404, "There is no such page.")
         return Response(image, media_type="image/png")
@@ -216,11 +218,11 @@ def create_app(settings: Settings) -> SecurityHeaders:
         from ..status import campaign_status
 
         try:
-            status = campaign_status(settings.root, campaign_id, settings.out)
+            status = await run_in_threadpool(campaign_status, settings.root, campaign_id, settings.out)
         except DataError as error:
             return page(request, "problems.html.j2", title=f"{campaign_id}: data problems",
                         campaign=campaign_id, problems=error.problems, token=request.path_params["token"])
-        campaign, _ = pages.open_campaign(settings.root, campaign_id)
+        campaign, _ = await run_in_threadpool(pages.open_campaign, settings.root, campaign_id)
         links = review_links(campaign, settings.secret, settings.base_url,
                              read_links(campaign.folder, Problems(settings.root)))
         return page(request, "dashboard.html.j2", title=f"Dashboard: {status.subject}", status=status,
