@@ -107,7 +107,8 @@ def create_app(settings: Settings) -> SecurityHeaders:
 
     def campaign_of(request: Request) -> str:
         campaign_id = request.path_params["campaign"]
-        if not CAMPAIGN_ID.match(campaign_id) or not (settings.root / "letters" / campaign_id / "campaign.yaml").is_file():
+        known = CAMPAIGN_ID.match(campaign_id) and (settings.root / "letters" / campaign_id / "campaign.yaml").is_file()
+        if not known:
             raise HTTPException(404, "There is no such campaign.")
         return campaign_id
 
@@ -306,7 +307,8 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-        log.info("%s %s %s", scope["method"], TOKEN_IN_PATH.sub(r"/\1/…", scope["path"]), status[0] if status else "-")
+        path = TOKEN_IN_PATH.sub(r"/\1/…", scope["path"])  # the token never reaches the log
+        log.info("%s %s %s", scope["method"], path, status[0] if status else "-")
 
 
 def serve(root: Path, out: Path, host: str, port: int, base_url: str, secret_file: Path,
