@@ -118,6 +118,7 @@ def test_malformed_forms_are_refused_with_a_page(served):
         (fields, {"Cookie": cookie, "Content-Type": "multipart/form-data; boundary=x"}, 415, "Send the form"),
         (fields.replace("action=approve", "action=publish"), urlencoded, 400, "Unknown action"),
         (fields.replace("name=A", "name=%20"), urlencoded, 400, "Nothing was recorded: the name"),
+        (fields.replace("role=B", "role="), urlencoded, 400, "Nothing was recorded: give your role"),
     ]
     for data, headers, code, words in [(data.encode(), *rest) for data, *rest in cases] + [
             (b"csrf=\xff", urlencoded, 400, "could not be read")]:

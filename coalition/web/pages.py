@@ -158,6 +158,8 @@ def act(root: Path, out: Path, campaign_id: str, link: LinkRecord, language: str
                                       or not proof_pdf(out, campaign_id, current).is_file()):
         raise CoalitionError(f"proof {current} has not been made yet, so it cannot be approved: ask the "
                              "coordinator to make the proofs")
+    if action is Action.APPROVED and not role.strip():
+        raise CoalitionError("give your role in the organisation with your name")
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     via = Via(link=link.id, ip=ip[:64] or None, agent=" ".join(agent.split())[:300] or None)
     targets = proofs.items() if action is Action.WITHDRAWN else [(language, proofs[language])]
