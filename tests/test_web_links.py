@@ -81,7 +81,8 @@ def served(project, tmp_path):
     thread.start()
     while not server.started:
         thread.join(0.05)
-    yield {"link": f"{base}/review/{CAMPAIGN}/{review_token(secret, CAMPAIGN, records['fidh'])}", "root": project}
+    yield {"link": f"{base}/review/{CAMPAIGN}/{review_token(secret, CAMPAIGN, records['fidh'])}", "root": project,
+           "secret": secret}
     server.should_exit = True
     thread.join(10)
 
@@ -160,3 +161,31 @@ def test_links_command_lists_links_and_the_dashboard(cli, project, tmp_path):
     result = cli("links", CAMPAIGN, "--root", project, "--secret-file", project / "secret")
     assert result.exit_code == 1 and "inside the project folder" in result.stderr
     assert Path(secret).stat().st_mode & 0o777 == 0o600
+
+
+def test_nine_organisations_approving_at_once_through_their_pages_are_all_recorded(served):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from coalition.records.links import read_links
+
+    root = served["root"]
+    secret = served["secret"]
+    base = served["link"].split("/review/")[0]
+    links = {organisation: f"{base}/review/{CAMPAIGN}/{review_token(secret, CAMPAIGN, record)}"
+             for organisation, record in read_links(root / "letters" / CAMPAIGN, Problems(root)).items()}
+    history = root / "letters/march-2020/approvals.yaml"
+    before = history.read_text().splitlines()
+
+    def approve(organisation: str) -> int:
+        cookie, csrf = form_session(links[organisation])
+        form = urllib.parse.urlencode({"csrf": csrf, "organisation": organisation, "action": "approve",
+                                       "name": f"Person of {organisation}", "role": "Director",
+                                       "proof": "en-9fd7114396"}).encode()
+        return fetch(links[organisation] + "/en", data=form, headers={
+            "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})[0]
+
+    with ThreadPoolExecutor(9) as pool:
+        assert list(pool.map(approve, links)) == [303] * 9
+    after = history.read_text().splitlines()
+    assert after[:len(before)] == before
+    assert sorted(line.split('by: "Person of ')[1].split('"')[0] for line in after[len(before):]) == sorted(links)
