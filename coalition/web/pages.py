@@ -140,11 +140,8 @@ def _view(change: Change) -> ChangeView:
 
 def act(root: Path, out: Path, campaign_id: str, link: LinkRecord, language: str, action: Action, shown_proof: str,
         by: str, role: str, comment: str, ip: str, agent: str) -> Event:
-    """Record what the organisation of `link` said about `language`, bound to the proof shown on its page.
-
-    ProofChanged if the text changed since the page was loaded; CoalitionError for anything else refused. A
-    withdrawal is from the whole letter: one event per language.
-    """
+    """Record what `link`'s organisation said about `language`'s proof as shown; ProofChanged if the text moved on."""
+    # CoalitionError for anything else refused. A withdrawal is from the whole letter: one event per language.
     campaign, proofs = open_campaign(root, campaign_id)
     signatory_of(campaign, link)
     if language not in proofs:
