@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import enum
-import json
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -59,14 +59,15 @@ def second_round(root: Path, port: int, secret: Path) -> None:
                                Via(link="screenshots2", ip="192.0.2.12")))
 
 
-def full_page(driver, url: str, path: Path, width: int) -> None:
-    """A screenshot of the whole page at `width` CSS pixels."""
-    driver.set_window_size(width, 900)
+def full_page(driver, url: str, path: Path, width: int, phone: bool = False, most: int = 10_000) -> None:
+    """A screenshot of the page (its first `most` pixels), `width` CSS pixels wide (a phone's viewport if `phone`)."""
+    metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": phone}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
     driver.get(url)
     driver.execute_script("document.querySelectorAll('img').forEach(i => i.loading = 'eager')")
     driver.execute_script("return Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
     height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, height + 140)  # the window's frame takes some of it
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {**metrics, "height": min(height, most)})
     driver.save_screenshot(str(path))
     print(f"wrote {path.relative_to(REPO)}")
 
@@ -82,7 +83,7 @@ def main() -> None:
         try:
             omct = review_link(root / "out" / f"{CAMPAIGN}.proof" / "review" / "omct.eml")
             full_page(driver, omct + "/en", TARGET / "review.png", 1180)
-            full_page(driver, omct, TARGET / "review-phone.png", 390)
+            full_page(driver, omct + "/en", TARGET / "review-phone.png", 390, phone=True, most=1400)
             full_page(driver, server.dashboard + f"/{CAMPAIGN}", TARGET / "dashboard.png", 1280)
         finally:
             driver.quit()

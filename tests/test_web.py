@@ -214,3 +214,60 @@ def test_failed_link_lookups_are_rate_limited(made, tmp_path):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+CONTRAST = """
+function luminance(color) {
+  const [r, g, b] = color.match(/[\\d.]+/g).slice(0, 3).map(Number).map(v => {
+    v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+function background(element) {
+  for (let node = element; node; node = node.parentElement) {
+    const color = getComputedStyle(node).backgroundColor;
+    if (!/rgba\\(.*, 0\\)$/.test(color) && color !== 'transparent') return color;
+  }
+  return 'rgb(255, 255, 255)';
+}
+const worst = [];
+for (const element of document.querySelectorAll('body *')) {
+  if (!element.offsetParent || ![...element.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+  const [a, b] = [luminance(getComputedStyle(element).color), luminance(background(element))];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  if (ratio < 4.5) worst.push(element.tagName + '.' + element.className + ': ' + ratio.toFixed(2));
+}
+return worst;
+"""
+
+
+def test_pages_are_readable_on_a_phone_with_enough_contrast_and_usable_by_keyboard(site, driver):
+    from selenium.webdriver.common.keys import Keys
+
+    assert site["server"].printed[0].startswith(f"Serving {site['root']} on http://127.0.0.1:")  # loopback by default
+    link = link_of(site, "omct")
+    pages = [link, link + "/en", site["server"].dashboard + f"/{CAMPAIGN}"]
+    try:  # a phone's viewport (a desktop window cannot be made this narrow)
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        for url in pages:
+            driver.get(url)
+            assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), url
+            assert driver.execute_script(CONTRAST) == [], url
+    finally:
+        driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.get(link + "/en")
+    body = driver.find_element(By.TAG_NAME, "body")
+    for _ in range(60):  # from the top of the page, Tab reaches the approval form
+        body.send_keys(Keys.TAB) if driver.switch_to.active_element == body else \
+            driver.switch_to.active_element.send_keys(Keys.TAB)
+        if driver.switch_to.active_element.get_attribute("id") == "approve-name":
+            break
+    active = driver.switch_to.active_element
+    assert active.get_attribute("id") == "approve-name"
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=approve-name]").text == "Your name"
+    active.send_keys("Gerald Staberock", Keys.TAB)
+    driver.switch_to.active_element.send_keys("Secretary General", Keys.TAB)
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+    assert "your approval of proof" in driver.find_element(By.CSS_SELECTOR, "[role=status]").text

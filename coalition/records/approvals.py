@@ -59,8 +59,7 @@ class State(enum.Enum):
 
 @dataclass(frozen=True)
 class Via:
-    """How an event was recorded: through a private link (its id, the request's IP and user agent) or by a
-    person on the command line."""
+    """How an event was recorded: a private link (its id, the request's IP and user agent), or the command line."""
 
     link: str | None = None
     ip: str | None = None
@@ -218,14 +217,10 @@ def proof_ages(campaign: Campaign) -> dict[str, str]:
 
 def state_of(events: tuple[Event, ...], organisation: str, language: str, current: str,
              ages: dict[str, str]) -> ApprovalState:
-    """Whether `organisation`'s approval of `language` is of the `current` proof, of an earlier text, pending,
-    asked for changes or withdrawn.
-
-    Events count in the order they happened (not the order of lines, which a merge may shuffle). An approval of
-    a proof older than one already approved changes nothing (`ages`: proof ID -> when it was made; a proof
-    missing from the history counts as made when it was approved), nor does any later event about such an
-    older proof. A withdrawal ends every earlier approval.
-    """
+    """Whether `organisation`'s approval of `language` is current, stale, pending, asked for changes or withdrawn."""
+    # Events count in the order they happened, not the order of lines (which a merge may shuffle). An event about
+    # a proof older than one already approved changes nothing (`ages`: proof ID -> when it was made; a proof
+    # missing from the history counts as made when the event happened). A withdrawal ends every earlier approval.
     mine = sorted((event for event in events if event.organisation == organisation and event.language == language),
                   key=lambda event: (event.at, event.line))
     approved: Event | None = None
@@ -255,8 +250,7 @@ def _age(event: Event, ages: dict[str, str]) -> str:
 
 def approval_states(campaign: Campaign, proofs: dict[str, str], problems: Problems,
                     now: datetime.datetime | None = None) -> dict[tuple[str, str], ApprovalState]:
-    """(organisation, language) -> its state, for every signatory and every language in `proofs` (language ->
-    current proof ID). History problems are recorded in `problems`."""
+    """(organisation, language) -> its state for `proofs` (language -> current proof ID); problems recorded."""
     events = read_history(campaign, problems, now)
     ages = proof_ages(campaign)
     return {(signatory.id, language): state_of(events, signatory.id, language, proof, ages)
@@ -299,8 +293,8 @@ def check_event(event: Event, now: datetime.datetime) -> None:
 
 
 def record(campaign: Campaign, event: Event, now: datetime.datetime | None = None) -> Path:
-    """Append `event` to the history under the campaign's lock; refuse it (writing nothing) if it is invalid,
-    if the history has problems, or if it would approve an older proof than one already approved."""
+    """Append `event` to the history under the campaign's lock, or refuse it and write nothing."""
+    # refused: an invalid event, a history with problems, an approval of a proof older than one already approved
     now = now or datetime.datetime.now(datetime.timezone.utc)
     event = Event(event.at, event.organisation, event.language, event.proof, event.action, event.by.strip(),
                   event.role.strip(), event.comment.strip(), event.via)
@@ -327,8 +321,8 @@ def record(campaign: Campaign, event: Event, now: datetime.datetime | None = Non
 
 
 def upgrade(campaign_folder: Path) -> tuple[Path, int]:
-    """Rewrite an approvals.yaml of the old format (a mapping per organisation and language) as a history with
-    the same meaning: one 'approved' event per entry, at noon UTC of its date. Returns the file and the count."""
+    """Rewrite an old-format approvals.yaml as a history of the same meaning; the file and the events written."""
+    # one 'approved' event per entry of the mapping per organisation and language, at noon UTC of its date
     path = campaign_folder / APPROVALS
     problems = Problems(campaign_folder.parent.parent)
     text = read_text(path, problems)
@@ -361,8 +355,7 @@ def upgrade(campaign_folder: Path) -> tuple[Path, int]:
 
 def approve_on_command_line(root: Path, campaign_id: str, organisation: str, proof_id: str, by: str, role: str,
                             day: datetime.date | None, recorded_by: str) -> Path:
-    """Record that `organisation` approved `proof_id`, which must be a proof of the campaign that was made, on
-    `day` (default: now), as typed on the command line by `recorded_by`."""
+    """Record that `organisation` approved `proof_id` (a proof that was made) on `day`, as typed by `recorded_by`."""
     from ..load import load_campaign
 
     problems = Problems(root.resolve())

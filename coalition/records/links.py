@@ -153,8 +153,8 @@ def _new_id() -> str:
 
 def update_links(campaign: Campaign, make_missing: bool = True, revoke: tuple[str, ...] = (),
                  regenerate: tuple[str, ...] = ()) -> dict[str, LinkRecord]:
-    """Make the links that are missing, revoke and regenerate the ones named, and return them all; links.yaml is
-    rewritten (comments kept) atomically under the campaign's lock, and only if something changed."""
+    """Make missing links, revoke and regenerate the ones named, and return them all."""
+    # links.yaml is rewritten round-trip (comments kept), atomically, under the campaign's lock, only on a change
     ids = [signatory.id for signatory in campaign.signatories]
     for organisation in (*revoke, *regenerate):
         if organisation not in ids:

@@ -13,12 +13,14 @@ import re
 import secrets
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -43,6 +45,7 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"cache-control", b"no-store"),
 ]
+FORM_LIMIT = 32 * 1024  # the longest comment is 4000 characters: no honest form comes near this
 TOKEN_IN_PATH = re.compile(r"/(review/[^/]+|dashboard)/[^/?]+")
 log = logging.getLogger("coalition.web")
 
@@ -104,7 +107,8 @@ def create_app(settings: Settings) -> SecurityHeaders:
 
     def campaign_of(request: Request) -> str:
         campaign_id = request.path_params["campaign"]
-        if not CAMPAIGN_ID.match(campaign_id) or not (settings.root / "letters" / campaign_id / "campaign.yaml").is_file():
+        known = CAMPAIGN_ID.match(campaign_id) and (settings.root / "letters" / campaign_id / "campaign.yaml").is_file()
+        if not known:
             raise HTTPException(404, "There is no such campaign.")
         return campaign_id
 
@@ -133,14 +137,13 @@ def create_app(settings: Settings) -> SecurityHeaders:
 
     async def check_form(request: Request, scope: str) -> dict:
         """The posted form, once its CSRF token matches the cookie and the link; 403 otherwise."""
-        form = await request.form()
+        form = await read_form(request)
         cookie = request.cookies.get(COOKIE, "")
-        sent = str(form.get("csrf", ""))
         expected = form_token(settings.secret, cookie, scope)
-        if not cookie or not secrets.compare_digest(sent.encode(), expected.encode()):
+        if not cookie or not secrets.compare_digest(form.get("csrf", "").encode(), expected.encode()):
             raise HTTPException(403, "This form was not sent from your page, or the page is too old. Reload the "
                                      "page and send the form again.")
-        return {key: str(value) for key, value in form.items()}
+        return form
 
     async def home(request: Request) -> Response:
         return page(request, "home.html.j2", title="Coalition letters: review")
@@ -148,7 +151,10 @@ def create_app(settings: Settings) -> SecurityHeaders:
     async def review(request: Request) -> Response:
         campaign_id, link = link_of(request)
         language = request.path_params.get("language")
-        view = pages.review_page(settings.root, settings.out, campaign_id, link)
+        try:
+            view = await run_in_threadpool(pages.review_page, settings.root, settings.out, campaign_id, link)
+        except pages.NotSigning as error:
+            raise HTTPException(403, str(error)) from None
         if language is None:
             return page(request, "review.html.j2", title=f"Review: {view.subject}", view=view, current=None,
                         scope=link.id, token=request.path_params["token"], done=request.query_params.get("done"))
@@ -171,11 +177,14 @@ def create_app(settings: Settings) -> SecurityHeaders:
         if form.get("action") not in actions:
             raise HTTPException(400, "Unknown action: use the buttons on the page.")
         try:
-            pages.act(settings.root, campaign_id, link, language, actions[form["action"]], form.get("proof", ""),
-                      form.get("name", ""), form.get("role", ""), form.get("comment", ""), client(request),
-                      request.headers.get("user-agent", ""))
+            await run_in_threadpool(  # the history's lock may wait: never in the event loop
+                pages.act, settings.root, settings.out, campaign_id, link, language, actions[form["action"]],
+                form.get("proof", ""), form.get("name", ""), form.get("role", ""), form.get("comment", ""),
+                client(request), request.headers.get("user-agent", ""))
         except pages.ProofChanged as error:
             raise HTTPException(409, str(error)) from None
+        except pages.NotSigning as error:
+            raise HTTPException(403, str(error)) from None
         except DataError:
             raise
         except CoalitionError as error:
@@ -190,9 +199,9 @@ def create_app(settings: Settings) -> SecurityHeaders:
             raise HTTPException(404, "There is no such proof.")
         if number.endswith(".pdf") and number == f"{campaign_id}-proof-{proof_id}.pdf":
             return Response(pdf.read_bytes(), media_type="application/pdf",
-                            headers={"content-disposition": f'inline; filename="{number}"'})
+                            headers={"content-disposition": f'attachment; filename="{number}"'})
         match = re.fullmatch(r"page-([0-9]{1,3})\.png", number)
-        image = pages.page_png(pdf, int(match.group(1)) - 1) if match else None
+        image = await run_in_threadpool(pages.page_png, pdf, int(match.group(1)) - 1) if match else None
         if image is None:
             raise HTTPException(404, "There is no such page.")
         return Response(image, media_type="image/png")
@@ -210,11 +219,11 @@ def create_app(settings: Settings) -> SecurityHeaders:
         from ..status import campaign_status
 
         try:
-            status = campaign_status(settings.root, campaign_id, settings.out)
+            status = await run_in_threadpool(campaign_status, settings.root, campaign_id, settings.out)
         except DataError as error:
             return page(request, "problems.html.j2", title=f"{campaign_id}: data problems",
                         campaign=campaign_id, problems=error.problems, token=request.path_params["token"])
-        campaign, _ = pages.open_campaign(settings.root, campaign_id)
+        campaign, _ = await run_in_threadpool(pages.open_campaign, settings.root, campaign_id)
         links = review_links(campaign, settings.secret, settings.base_url,
                              read_links(campaign.folder, Problems(settings.root)))
         return page(request, "dashboard.html.j2", title=f"Dashboard: {status.subject}", status=status,
@@ -223,7 +232,7 @@ def create_app(settings: Settings) -> SecurityHeaders:
     async def http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, HTTPException)
         titles = {400: "Not recorded", 403: "Not allowed", 404: "Not found", 405: "Not allowed", 409:
-                  "The text changed", 429: "Too many attempts"}
+                  "The text changed", 413: "Not recorded", 415: "Not recorded", 429: "Too many attempts"}
         generic = error.detail in ("Not Found", "Method Not Allowed")  # Starlette's own words for a wrong address
         detail = "There is nothing at this address." if generic else error.detail
         return page(request, "error.html.j2", code=error.status_code, title=titles.get(error.status_code, "Error"),
@@ -257,6 +266,27 @@ def create_app(settings: Settings) -> SecurityHeaders:
     return SecurityHeaders(app)
 
 
+async def read_form(request: Request) -> dict[str, str]:
+    """A small URL-encoded form: each field once, at most FORM_LIMIT bytes; 400, 413 or 415 otherwise."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise HTTPException(415, "Send the form from the page.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_LIMIT:
+            raise HTTPException(413, "The form is too long: shorten the comment.")
+    try:
+        pairs = urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body),
+                                       max_num_fields=12)
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPException(400, "The form could not be read. Reload the page and send it again.") from None
+    form = dict(pairs)
+    if len(form) != len(pairs):
+        raise HTTPException(400, "The form names a field twice. Reload the page and send it again.")
+    return form
+
+
 class SecurityHeaders:
     """ASGI middleware: security headers on every response, and an access log without tokens."""
 
@@ -277,7 +307,8 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-        log.info("%s %s %s", scope["method"], TOKEN_IN_PATH.sub(r"/\1/…", scope["path"]), status[0] if status else "-")
+        path = TOKEN_IN_PATH.sub(r"/\1/…", scope["path"])  # the token never reaches the log
+        log.info("%s %s %s", scope["method"], path, status[0] if status else "-")
 
 
 def serve(root: Path, out: Path, host: str, port: int, base_url: str, secret_file: Path,

@@ -12,9 +12,10 @@ from pathlib import Path
 from babel import Locale
 
 from ..errors import CoalitionError, Problems
-from ..model import Campaign
 from ..changes import Change, changes
-from ..records.proofs import proof_of, read_proof
+from ..model import Campaign, Signatory
+from .. import usecases
+from ..records.proofs import Proof, read_proof
 from ..records.approvals import Action, ApprovalState, Event, Via, approval_states, record
 from ..records.links import LinkRecord
 
@@ -24,6 +25,10 @@ _PDFIUM = threading.Lock()  # pdfium is not thread-safe
 
 class ProofChanged(CoalitionError):
     """The text changed after the page was loaded: the reviewer approved something that is no longer current."""
+
+
+class NotSigning(CoalitionError):
+    """The link's organisation no longer signs the campaign."""
 
 
 @dataclass(frozen=True)
@@ -67,16 +72,10 @@ class ReviewPage:
         return next((item for item in self.languages if item.language == code), None)
 
 
-def open_campaign(root: Path, campaign_id: str) -> tuple[Campaign, dict]:
-    """The campaign and its current proof per language; DataError if its data has problems."""
-    from ..compose import compose_letters
-    from ..load import load_campaign
-
-    problems = Problems(root.resolve())
-    campaign = load_campaign(root, campaign_id, problems)
-    letters = compose_letters(campaign, problems)
-    problems.check()
-    return campaign, {language: proof_of(campaign, letter) for language, letter in letters.items()}
+def open_campaign(root: Path, campaign_id: str) -> tuple[Campaign, dict[str, Proof]]:
+    """The campaign and its current proof per language, checked as every command checks it (DataError if not)."""
+    opened = usecases.open_campaign(root, campaign_id, final=False)
+    return opened.campaign, opened.proofs
 
 
 def proof_pdf(out: Path, campaign_id: str, proof_id: str) -> Path:
@@ -90,7 +89,7 @@ def review_page(root: Path, out: Path, campaign_id: str, link: LinkRecord) -> Re
     problems = Problems(root.resolve())
     states = approval_states(campaign, {language: proof.id for language, proof in proofs.items()}, problems)
     problems.check()
-    signatory = next(item for item in campaign.signatories if item.id == link.organisation)
+    signatory = signatory_of(campaign, link)
     english = Locale.parse("en")
     languages = []
     for language, proof in proofs.items():
@@ -118,18 +117,25 @@ def review_page(root: Path, out: Path, campaign_id: str, link: LinkRecord) -> Re
                       signatory.name.get(campaign.languages[0]), tuple(languages))
 
 
+def signatory_of(campaign: Campaign, link: LinkRecord) -> Signatory:
+    """The signatory the link belongs to; NotSigning if it was taken off the campaign."""
+    found = next((item for item in campaign.signatories if item.id == link.organisation), None)
+    if found is None:
+        raise NotSigning("Your organisation no longer signs this letter, so this page is closed. Ask the "
+                         "coordinator if this is a mistake.")
+    return found
+
+
 def _view(change: Change) -> ChangeView:
     return ChangeView(change.label, tuple(change.runs()))
 
 
-def act(root: Path, campaign_id: str, link: LinkRecord, language: str, action: Action, shown_proof: str, by: str,
-        role: str, comment: str, ip: str, agent: str) -> Event:
-    """Record what the organisation of `link` said about `language`, bound to the proof shown on its page.
-
-    ProofChanged if the text changed since the page was loaded; CoalitionError for anything else refused. A
-    withdrawal is from the whole letter: one event per language.
-    """
+def act(root: Path, out: Path, campaign_id: str, link: LinkRecord, language: str, action: Action, shown_proof: str,
+        by: str, role: str, comment: str, ip: str, agent: str) -> Event:
+    """Record what `link`'s organisation said about `language`'s proof as shown; ProofChanged if the text moved on."""
+    # CoalitionError for anything else refused. A withdrawal is from the whole letter: one event per language.
     campaign, proofs = open_campaign(root, campaign_id)
+    signatory_of(campaign, link)
     if language not in proofs:
         raise CoalitionError(f"{campaign_id} has no {language!r} text")
     current = proofs[language].id
@@ -137,9 +143,12 @@ def act(root: Path, campaign_id: str, link: LinkRecord, language: str, action: A
         raise ProofChanged(f"The {language} text changed after you opened the page: you saw proof {shown_proof}, "
                            f"the current proof is {current}. Nothing was recorded. Reload the page to review the "
                            "new text and what changed.")
-    if action is Action.APPROVED and read_proof(campaign, current) is None:
+    if action is Action.APPROVED and (read_proof(campaign, current) is None
+                                      or not proof_pdf(out, campaign_id, current).is_file()):
         raise CoalitionError(f"proof {current} has not been made yet, so it cannot be approved: ask the "
                              "coordinator to make the proofs")
+    if action is Action.APPROVED and not role.strip():
+        raise CoalitionError("give your role in the organisation with your name")
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     via = Via(link=link.id, ip=ip[:64] or None, agent=" ".join(agent.split())[:300] or None)
     targets = proofs.items() if action is Action.WITHDRAWN else [(language, proofs[language])]
