@@ -94,18 +94,9 @@ class CampaignStatus:
         return sum(1 for cell in self.approvals.values() if cell.state is state)
 
 
-def campaign_status(root: Path, campaign_id: str, out: Path) -> CampaignStatus:
-    """The campaign's status; raises DataError if its data cannot be loaded."""
-    from .compose import compose_letters
-    from .load import load_campaign
-
-    problems = Problems(root.resolve())
-    campaign = load_campaign(root, campaign_id, problems)
-    letters = compose_letters(campaign, problems)
-    problems.check()
-    current = {language: proof_of(campaign, letter).id for language, letter in letters.items()}
-    approvals = approval_states(campaign, current, problems)
-    problems.check()
+def campaign_status(root: Path, campaign: Campaign, letters: dict[str, Letter], current: dict[str, str],
+                    approvals: dict[tuple[str, str], ApprovalState], out: Path) -> CampaignStatus:
+    """The status of an opened campaign, given its letters, current proof IDs and approval states."""
     proofs = tuple(_proof_info(campaign, language, proof_id, out) for language, proof_id in current.items())
     organisations = tuple(Organisation(signatory.id, signatory.name.get(campaign.languages[0]))
                           for signatory in campaign.signatories)

@@ -252,11 +252,12 @@ def translated(campaign_id: str, language: str, root: Path = Path(".")) -> Path:
 def approve(campaign_id: str, signatory: str, proof_id: str, by: str, role: str, day: datetime.date | None,
             recorded_by: str, root: Path = Path(".")) -> Path:
     """Record that `signatory` approved `proof_id` on `day` (default: now), as typed by `recorded_by`."""
-    open_campaign(root, campaign_id, final=False)
-    return approve_on_command_line(root, campaign_id, signatory, proof_id, by, role, day, recorded_by)
+    opened = open_campaign(root, campaign_id, final=False)
+    return approve_on_command_line(opened.campaign, signatory, proof_id, by, role, day, recorded_by)
 
 
 def status(campaign_id: str, root: Path = Path("."), out: Path = Path("out")) -> CampaignStatus:
     """Where the campaign stands: approvals, translations, the build, deliveries and the next step."""
-    open_campaign(root, campaign_id, final=False)
-    return campaign_status(root, campaign_id, out)
+    opened = open_campaign(root, campaign_id, final=False)
+    return campaign_status(opened.root, opened.campaign, opened.letters,
+                           {language: proof.id for language, proof in opened.proofs.items()}, opened.approvals, out)

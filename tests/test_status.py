@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from coalition.records.approvals import State
-from coalition.status import BuildState, campaign_status
-from helpers import REPO, edit
+from coalition.status import BuildState
+from coalition.usecases import status as campaign_status
+from helpers import edit, frozen_project
 
 
 def test_a_built_and_approved_campaign_is_ready_to_send(march_build):
-    status = campaign_status(REPO, "march-2020", march_build.parent)
+    status = campaign_status("march-2020", frozen_project(), march_build.parent)
     assert status.count(State.APPROVED) == 27 and len(status.approvals) == 27
     assert status.build.state is BuildState.CURRENT
     assert [item.fresh for item in status.translations] == [True, True]
@@ -28,7 +29,7 @@ def test_status_names_stale_translations_pending_approvals_and_the_outdated_buil
     out = march_build.parent
     shutil_copy_build(out, project)
     edit(project / "letters/march-2020/letter.en.md", "a very challenging time", "a very difficult time")
-    status = campaign_status(project, "march-2020", project / "out")
+    status = campaign_status("march-2020", project, project / "out")
     assert [(item.language, item.fresh) for item in status.translations] == [("ru", False), ("ky", False)]
     assert "stale translation" in status.translations[0].detail
     assert status.next_step.startswith("Update the ru, ky translation(s)")
@@ -36,7 +37,7 @@ def test_status_names_stale_translations_pending_approvals_and_the_outdated_buil
     assert status.build.state is BuildState.OUTDATED and "text of en changed" in status.build.detail
     for language in ("ru", "ky"):
         assert cli("translated", "march-2020", language, "--root", project).exit_code == 0
-    status = campaign_status(project, "march-2020", project / "out")
+    status = campaign_status("march-2020", project, project / "out")
     assert status.next_step.startswith("Make the proofs of the current text (en, ru, ky)")
     result = cli("status", "march-2020", "--root", project, "--out", project / "out")
     assert result.exit_code == 0
@@ -56,7 +57,7 @@ def test_deliveries_come_from_the_ledger(project):
                          Path("x.eml"), b"", ()), "en-9fd7114396")
     ledger.mark("president", "sent", reply="250 queued as 12345")
     ledger.close()
-    status = campaign_status(project, "march-2020", project / "out")
+    status = campaign_status("march-2020", project, project / "out")
     [president] = [item for item in status.deliveries if item.recipient == "president"]
     assert president.state == "sent" and "250 queued as 12345" in president.detail
 

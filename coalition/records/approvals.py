@@ -28,7 +28,7 @@ from .. import schema
 from ..errors import CoalitionError, Problems
 from ..files import sync_folder, write_atomically
 from ..model import Campaign
-from .proofs import HISTORY, PROOF_ID, read_proof
+from .proofs import HISTORY, PROOF_ID, language_of, read_proof
 from ..yamlfile import YamlDocument, parse_yaml, read_text
 
 APPROVALS = "approvals.yaml"
@@ -353,14 +353,10 @@ def upgrade(campaign_folder: Path) -> tuple[Path, int]:
 # The command line's side
 
 
-def approve_on_command_line(root: Path, campaign_id: str, organisation: str, proof_id: str, by: str, role: str,
+def approve_on_command_line(campaign: Campaign, organisation: str, proof_id: str, by: str, role: str,
                             day: datetime.date | None, recorded_by: str) -> Path:
     """Record that `organisation` approved `proof_id` (a proof that was made) on `day`, as typed by `recorded_by`."""
-    from ..load import load_campaign
-
-    problems = Problems(root.resolve())
-    campaign = load_campaign(root, campaign_id, problems)
-    problems.check()
+    campaign_id = campaign.id
     ids = [item.id for item in campaign.signatories]
     if organisation not in ids:
         close = difflib.get_close_matches(organisation, ids, n=1)
@@ -376,6 +372,6 @@ def approve_on_command_line(root: Path, campaign_id: str, organisation: str, pro
         raise CoalitionError(f"--date {day.isoformat()} is in the future: give the day it was approved")
     else:
         at = datetime.datetime(day.year, day.month, day.day, 12, tzinfo=datetime.timezone.utc)
-    event = Event(at, organisation, proof_id.split("-", 1)[0], proof_id, Action.APPROVED, by, role, "",
+    event = Event(at, organisation, language_of(proof_id), proof_id, Action.APPROVED, by, role, "",
                   Via(command_line=recorded_by))
     return record(campaign, event, now)

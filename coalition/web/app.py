@@ -31,6 +31,7 @@ from ..errors import CoalitionError, DataError, Problems
 from ..records.approvals import Action, State
 from ..records.links import LinkRecord, dashboard_token, find_organisation, form_token, is_dashboard_token
 from ..records.links import load_secret, read_links, review_links
+from .. import usecases
 from . import pages
 
 HERE = Path(__file__).parent
@@ -216,10 +217,8 @@ def create_app(settings: Settings) -> SecurityHeaders:
     async def dashboard_campaign(request: Request) -> Response:
         dashboard_of(request)
         campaign_id = campaign_of(request)
-        from ..status import campaign_status
-
         try:
-            status = await run_in_threadpool(campaign_status, settings.root, campaign_id, settings.out)
+            status = await run_in_threadpool(usecases.status, campaign_id, settings.root, settings.out)
         except DataError as error:
             return page(request, "problems.html.j2", title=f"{campaign_id}: data problems",
                         campaign=campaign_id, problems=error.problems, token=request.path_params["token"])
