@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from .errors import CoalitionError, DataError
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
                     show_default=True, help="The folder that holds letters/, signatories/ and styles/.")
@@ -230,7 +234,8 @@ class Progress:
     """A progress bar on a terminal for long builds; nothing when output is not a terminal or --quiet is given."""
 
     def __init__(self, enabled: bool):
-        self.enabled, self.bar = enabled, None
+        self.enabled = enabled
+        self.bar: ProgressBar[int] | None = None
 
     def update(self, done: int, total: int) -> None:
         """(0, total) starts the bar; (done, 0) advances it."""
