@@ -17,11 +17,15 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+import warnings
 
-from weasyprint import CSS, HTML
-from weasyprint.formatting_structure import boxes
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+with warnings.catch_warnings():  # without HarfBuzz-Subset: said once, as a build warning (PdfWriter.slow_subsetting)
+    warnings.filterwarnings("ignore", "HarfBuzz-Subset will be required", DeprecationWarning)
+    import weasyprint.pdf.fonts
+    from weasyprint import CSS, HTML
+    from weasyprint.formatting_structure import boxes
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .checks.layout import LaidOutPage, layout_faults
 from .model import PdfResult
@@ -32,6 +36,13 @@ PIPELINE_CSS = Path(__file__).parent / "layout.css"
 REPAIRS = 4  # layouts tried again, each with one more block moved to the next page, before a letter is refused
 BREAK_BEFORE = "break-before: page"
 EDGE_TOLERANCE = 0.5  # CSS px: rounding in WeasyPrint's layout, not a character off the page
+FONTTOOLS_FALLBACK = "Using fontTools instead of HarfBuzz-Subset"  # WeasyPrint's log line for each font subset
+
+
+def slow_subsetting() -> bool:
+    """Whether WeasyPrint lacks HarfBuzz-Subset (>= 4.1) and subsets fonts with the slower fontTools."""
+    fonts = weasyprint.pdf.fonts
+    return not (fonts.harfbuzz_subset and fonts.harfbuzz.hb_version_atleast(4, 1, 0))
 
 
 class ConfinedURLFetcher(URLFetcher):
@@ -93,6 +104,7 @@ class PdfWriter:
                                     font_config=self.font_config) for name in stylesheets]
             self.stylesheets.append(CSS(string=PIPELINE_CSS.read_text(encoding="utf-8"),
                                         font_config=self.font_config))
+        self.slow_subsetting = slow_subsetting()
         self.setup_refused = tuple(self.fetcher.refused)
         self.setup_warnings = tuple(message for message in self.collector.messages
                                     if not any(url in message for url in self.setup_refused))
@@ -109,8 +121,8 @@ class PdfWriter:
                 if not faults or not _push_block_holding_notes_away(document, faults):
                     break
             pdf = document.write_pdf(**options)
-        return PdfResult(pdf, len(document.pages), tuple(self.fetcher.refused), tuple(self.collector.messages),
-                         faults)
+        said = tuple(message for message in self.collector.messages if FONTTOOLS_FALLBACK not in message)
+        return PdfResult(pdf, len(document.pages), tuple(self.fetcher.refused), said, faults)
 
 
 def laid_out_pages(document) -> tuple[LaidOutPage, ...]:

@@ -129,3 +129,15 @@ def test_links_point_to_the_cited_documents(pdf):
             for annotation in page.get("/Annots", []) if "/A" in annotation.get_object()}
     assert "https://www.un.org/ga/search/viewm_doc.asp?symbol=A/RES/70/175" in uris
     assert "https://www.ohchr.org/EN/NewsEvents/Pages/DisplayNews.aspx?NewsID=25745&LangID=E" in uris
+
+
+def test_without_harfbuzz_subset_the_build_succeeds_with_one_warning(project, cli, monkeypatch, tmp_path):
+    import weasyprint.pdf.fonts
+
+    monkeypatch.setattr(weasyprint.pdf.fonts, "harfbuzz_subset", None)  # as on a system without the library
+    result = cli("build", "march-2020", "--root", project, "--out", tmp_path / "out", "--no-cache", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    harfbuzz = [line for line in warnings if "libharfbuzz-subset" in line]
+    assert len(harfbuzz) == 1 and "to get the speed back: 'apt install libharfbuzz-subset0'" in harfbuzz[0]
+    assert not any("fontTools" in line for line in result.output.splitlines() if line not in harfbuzz)
