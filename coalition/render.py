@@ -245,21 +245,27 @@ class Renderer:
             if not any(url in message for url in result.refused):
                 self.problems.add(style.folder / "style.yaml", 0, f"rendering problem: {message}")
 
-    def render_all(self, jobs: list[tuple[Letter, Recipient, str | None]]) -> list[RenderedLetter]:
-        """The PDF of each (letter, recipient, proof ID or None); those whose HTML failed are left out."""
+    def render_all(self, jobs: list[tuple[Letter, Recipient, str | None]],
+                   also: list[tuple[Recipient, str, Printed]] = ()) -> list[RenderedLetter]:
+        """The PDF of each (letter, recipient, proof ID or None), those whose HTML failed left out; then of each
+        address page in `also` (recipient, HTML, what it is), rendered in the same batch of workers."""
         htmls = [(letter, recipient, proof, self.html(letter, recipient, proof)) for letter, recipient, proof in jobs]
-        htmls = [item for item in htmls if item[3] is not None]
+        made = [(letter, recipient, proof, html) for letter, recipient, proof, html in htmls if html is not None]
         lines = {letter.language: footnote_lines(self.campaign.source(letter.language))
-                 for letter, *_ in htmls if any(source.language == letter.language for source in self.campaign.sources)}
+                 for letter, *_ in made if any(source.language == letter.language for source in self.campaign.sources)}
         printed = [Printed(self.campaign.source(letter.language).path if letter.language in lines
                            else self.campaign.folder / "campaign.yaml", 0,
                            f"the {letter.language} letter of campaign {self.campaign.id!r} to {recipient.id!r}"
                            + (f" (proof {proof})" if proof else ""), lines.get(letter.language, ()))
-                   for letter, recipient, proof, _ in htmls]
-        results = self.pdfs([html for *_, html in htmls], printed)
-        return [RenderedLetter(recipient, letter.language, html, result.pdf, result.pages,
-                               "proof" if proof else "letter", proof)
-                for (letter, recipient, proof, html), result in zip(htmls, results)]
+                   for letter, recipient, proof, _ in made]
+        results = self.pdfs([html for *_, html in made] + [html for _, html, _ in also],
+                            printed + [what for _, _, what in also])
+        rendered = [RenderedLetter(recipient, letter.language, html, result.pdf, result.pages,
+                                   "proof" if proof else "letter", proof)
+                    for (letter, recipient, proof, html), result in zip(made, results)]
+        return rendered + [RenderedLetter(recipient, recipient.languages[0], html, result.pdf, result.pages,
+                                          "address-page")
+                           for (recipient, html, _), result in zip(also, results[len(made):])]
 
     def address_page(self, recipient: Recipient, letters: list[RenderedLetter]) -> str | None:
         """The address page's HTML for a post recipient, in its first language, listing the letters enclosed."""
@@ -343,20 +349,15 @@ def render_letters(campaign: Campaign, letters: dict, problems: Problems,
     """Every recipient's letter in each of its languages, an address page for each post recipient, and how many
     PDFs WeasyPrint had to make (the rest came from the cache)."""
     renderer = Renderer(campaign, problems, options)
-    rendered = renderer.render_all([(letters[language], recipient, None) for recipient in campaign.recipients
-                                    for language in recipient.languages])
+    jobs = [(letters[language], recipient, None) for recipient in campaign.recipients
+            for language in recipient.languages]
     pages = []
     for recipient in campaign.recipients:
-        if recipient.channel == "post":
-            own = [item for item in rendered if item.recipient.id == recipient.id]
-            if own and (html := renderer.address_page(recipient, own)) is not None:
-                pages.append((recipient, html))
-    printed = [Printed(campaign.folder / "campaign.yaml", recipient.line, f"the address page of campaign "
-                       f"{campaign.id!r} for {recipient.id!r}", ()) for recipient, _ in pages]
-    for (recipient, html), result in zip(pages, renderer.pdfs([html for _, html in pages], printed)):
-        rendered.append(RenderedLetter(recipient, recipient.languages[0], html, result.pdf, result.pages,
-                                       "address-page"))
-    return tuple(rendered), renderer.rendered
+        enclosed = [RenderedLetter(recipient, language, "", b"", 0, "letter") for language in recipient.languages]
+        if recipient.channel == "post" and (html := renderer.address_page(recipient, enclosed)) is not None:
+            pages.append((recipient, html, Printed(campaign.folder / "campaign.yaml", recipient.line, "the address "
+                                                   f"page of campaign {campaign.id!r} for {recipient.id!r}", ())))
+    return tuple(renderer.render_all(jobs, pages)), renderer.rendered
 
 
 def render_proofs(campaign: Campaign, letters: dict, proofs: dict, problems: Problems,
