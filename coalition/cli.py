@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from .errors import CoalitionError, DataError
+from .files import explain_os_error
 
 ROOT = click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
                     show_default=True, help="The folder that holds letters/, signatories/ and styles/.")
@@ -34,6 +35,8 @@ def report_errors(function):
             click.echo(f"{count} problem{'s' if count > 1 else ''} found; nothing was written.", err=True)
         except CoalitionError as error:
             click.echo(f"error: {error}", err=True)
+        except OSError as error:  # a full disk or a read-only folder met outside the stages that explain it
+            click.echo(f"error: {explain_os_error(error)}", err=True)
         sys.exit(1)
 
     wrapper.__name__, wrapper.__doc__ = function.__name__, function.__doc__
