@@ -14,10 +14,10 @@ import multiprocessing
 import os
 import signal
 import sys
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
-import warnings
 
 with warnings.catch_warnings():  # without HarfBuzz-Subset: said once, as a build warning (PdfWriter.slow_subsetting)
     warnings.filterwarnings("ignore", "HarfBuzz-Subset will be required", DeprecationWarning)

@@ -246,11 +246,12 @@ class Renderer:
                 self.problems.add(style.folder / "style.yaml", 0, f"rendering problem: {message}")
 
     def render_all(self, jobs: list[tuple[Letter, Recipient, str | None]],
-                   also: list[tuple[Recipient, str, Printed]] = ()) -> list[RenderedLetter]:
+                   also: list[tuple[Recipient, str, Printed]] | None = None) -> list[RenderedLetter]:
         """The PDF of each (letter, recipient, proof ID or None), those whose HTML failed left out; then of each
-        address page in `also` (recipient, HTML, what it is), rendered in the same batch of workers."""
+        address page in `also` (recipient, HTML, what it is) whose recipient has a letter, in the same batch."""
         htmls = [(letter, recipient, proof, self.html(letter, recipient, proof)) for letter, recipient, proof in jobs]
         made = [(letter, recipient, proof, html) for letter, recipient, proof, html in htmls if html is not None]
+        also = [page for page in also or [] if any(recipient.id == page[0].id for _, recipient, _, _ in made)]
         lines = {letter.language: footnote_lines(self.campaign.source(letter.language))
                  for letter, *_ in made if any(source.language == letter.language for source in self.campaign.sources)}
         printed = [Printed(self.campaign.source(letter.language).path if letter.language in lines

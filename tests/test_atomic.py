@@ -308,3 +308,14 @@ def test_a_read_only_proof_history_is_an_error_not_a_traceback(project, cli, tmp
     assert result.exit_code == 1, result.output
     assert "error: cannot write " in result.output and "/proofs/" in result.output
     assert "permission denied (a read-only folder or file)" in result.output and "Traceback" not in result.output
+
+
+def test_two_builds_started_together_both_succeed_and_leave_one_whole_build(project, tmp_path):
+    out = tmp_path / "out"
+    processes = [subprocess.Popen(build_command(project, out), env=ENVIRONMENT, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for process in processes:
+        _, errors = process.communicate()
+        assert process.returncode == 0 and "Traceback" not in errors, errors
+    assert complete(out / "march-2020")
+    assert sorted(path.name for path in out.iterdir()) == [".cache", "march-2020"]
