@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,18 +193,20 @@ class Renderer:
 
         `printed` says what each HTML is, so that a layout fault names the letter and the footnote's line.
         """
-        keys = [self.cache.key(html) for html in htmls] if self.cache else [None] * len(htmls)
-        results: list[PdfResult | None] = [self.cache.get(key) if key else None for key in keys]
+        cache = self.cache
+        keys = [cache.key(html) for html in htmls] if cache else []
+        results: list[PdfResult | None] = [cache.get(key) for key in keys] if cache else [None] * len(htmls)
         if self.options.progress and any(results):
             self.options.progress(sum(1 for result in results if result))
         todo = [index for index, result in enumerate(results) if result is None]
-        for index, result in zip(todo, self.write([htmls[index] for index in todo])):
-            results[index] = result
-            if self.cache:
-                self.cache.put(keys[index], result)
-        for index, result in enumerate(results):
+        for index, made in zip(todo, self.write([htmls[index] for index in todo])):
+            results[index] = made
+            if cache:
+                cache.put(keys[index], made)
+        done = [result for result in results if result is not None]
+        for index, result in enumerate(done):
             self.report(result, printed[index] if printed else None)
-        return results
+        return done
 
     def write(self, htmls: list[str]):
         """Render with WeasyPrint, yielding each result in order: in this process, or in forked workers if many."""
@@ -245,7 +247,7 @@ class Renderer:
             if not any(url in message for url in result.refused):
                 self.problems.add(style.folder / "style.yaml", 0, f"rendering problem: {message}")
 
-    def render_all(self, jobs: list[tuple[Letter, Recipient, str | None]],
+    def render_all(self, jobs: Sequence[tuple[Letter, Recipient, str | None]],
                    also: list[tuple[Recipient, str, Printed]] | None = None) -> list[RenderedLetter]:
         """The PDF of each (letter, recipient, proof ID or None), those whose HTML failed left out; then of each
         address page in `also` (recipient, HTML, what it is) whose recipient has a letter, in the same batch."""
