@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -95,6 +96,7 @@ class PdfWriter:
     """Renders HTML to PDF with one style: fonts and stylesheets are loaded once and reused for every letter."""
 
     def __init__(self, style_folder: Path, stylesheets: tuple[str, ...], allowed: tuple[Path, ...]):
+        self.arguments = (style_folder, stylesheets, allowed)  # to set up the same writer in another process
         self.base_url = style_folder.resolve().as_uri() + "/"
         self.fetcher = ConfinedURLFetcher((style_folder, *allowed))
         self.font_config = FontConfiguration()
@@ -195,11 +197,20 @@ _WORKER: PdfWriter | None = None
 
 @contextlib.contextmanager
 def worker_pool(writer: PdfWriter, jobs: int):
-    """`jobs` forked worker processes rendering with `writer`; none outlives this process, even if it is killed."""
+    """`jobs` worker processes rendering as `writer` does; none outlives this process, even if it is killed.
+
+    From a single-threaded process (the command line) workers are forked with `writer` ready to use. Forking a
+    process that runs other threads (a web server) could copy a lock some thread holds, so there the workers
+    come from a clean fork server and set up their own writer.
+    """
     global _WORKER
     _WORKER = writer
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
+    if threading.active_count() == 1:
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_die_with_parent, initargs=(os.getpid(),))
+    else:
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver"),
+                                   initializer=_start_worker, initargs=writer.arguments)
     try:
         yield pool
     except BaseException:
@@ -210,12 +221,19 @@ def worker_pool(writer: PdfWriter, jobs: int):
 
 
 def _die_with_parent(parent: int) -> None:
-    """Worker initializer: the kernel kills this worker when the build process dies (SIGKILL included)."""
+    """Worker initializer: the kernel kills this worker when its parent dies (SIGKILL included)."""
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def _start_worker(style_folder: Path, stylesheets: tuple[str, ...], allowed: tuple[Path, ...]) -> None:
+    """Initializer of a fork-server worker: die with the fork server (which exits with the build), set up."""
+    global _WORKER
+    _die_with_parent(os.getppid())
+    _WORKER = PdfWriter(style_folder, stylesheets, allowed)
 
 
 def write_in_worker(html: str, options: dict) -> PdfResult:
