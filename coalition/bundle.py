@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .cover import cover_email, cover_environment
 from .errors import CoalitionError, Problems
-from .files import current_umask, sync_folder, write_durably
+from .files import current_umask, explain_os_error, sync_folder, write_durably
 from .model import Bundle, Campaign, OutputFile, RenderedLetter
 
 ATTACHMENT_LIMIT = 7_000_000  # official mail servers often refuse ~10 MB once base64 has added its third
@@ -283,13 +283,6 @@ def _remove_own(folder: Path) -> None:
 
 def _write_error(path: Path, error: OSError) -> CoalitionError:
     """An OSError while writing the build, as what the user can do about it."""
-    if error.errno == errno.ENOSPC:
-        what = "the disk is full: free some space and build again"
-    elif error.errno == errno.EDQUOT:
-        what = "the disk quota is exceeded: free some space and build again"
-    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        what = "permission denied (a read-only folder or file): make it writable, or choose another --out"
-    else:
-        what = f"{error.strerror or error}"
-    return CoalitionError(f"cannot write {error.filename or path}: {what}; the previous build, if any, is "
-                          "unchanged")
+    if error.filename is None:
+        error.filename = str(path)
+    return CoalitionError(f"{explain_os_error(error)}; the previous build, if any, is unchanged")

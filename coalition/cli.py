@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .errors import CoalitionError, DataError
+from .files import explain_os_error
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -38,6 +39,8 @@ def report_errors(function):
             click.echo(f"{count} problem{'s' if count > 1 else ''} found; nothing was written.", err=True)
         except CoalitionError as error:
             click.echo(f"error: {error}", err=True)
+        except OSError as error:  # a full disk or a read-only folder met outside the stages that explain it
+            click.echo(f"error: {explain_os_error(error)}", err=True)
         sys.exit(1)
 
     wrapper.__name__, wrapper.__doc__ = function.__name__, function.__doc__

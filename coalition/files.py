@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
@@ -58,6 +59,17 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def explain_os_error(error: OSError) -> str:
+    """What a failed file operation means for the user, and what to do: disk full, read-only, and the rest."""
+    where = error.filename or "a file"
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"cannot write {where}: the disk is full (or the quota used up): free some space and try again"
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"cannot write {where}: permission denied (a read-only folder or file): make it writable, or "
+                "choose another folder")
+    return f"{where}: {error.strerror or error}"
 
 
 def sync_folder(folder: Path) -> None:

@@ -14,14 +14,19 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from weasyprint import CSS, HTML
-from weasyprint.formatting_structure import boxes
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher, URLFetcherResponse
+with warnings.catch_warnings():  # without HarfBuzz-Subset: said once, as a build warning (PdfWriter.slow_subsetting)
+    warnings.filterwarnings("ignore", "HarfBuzz-Subset will be required", DeprecationWarning)
+    import weasyprint.pdf.fonts
+    from weasyprint import CSS, HTML
+    from weasyprint.formatting_structure import boxes
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .checks.layout import LaidOutPage, layout_faults
 from .model import PdfResult
@@ -32,6 +37,13 @@ PIPELINE_CSS = Path(__file__).parent / "layout.css"
 REPAIRS = 4  # layouts tried again, each with one more block moved to the next page, before a letter is refused
 BREAK_BEFORE = "break-before: page"
 EDGE_TOLERANCE = 0.5  # CSS px: rounding in WeasyPrint's layout, not a character off the page
+FONTTOOLS_FALLBACK = "Using fontTools instead of HarfBuzz-Subset"  # WeasyPrint's log line for each font subset
+
+
+def slow_subsetting() -> bool:
+    """Whether WeasyPrint lacks HarfBuzz-Subset (>= 4.1) and subsets fonts with the slower fontTools."""
+    fonts = weasyprint.pdf.fonts
+    return not (fonts.harfbuzz_subset and fonts.harfbuzz.hb_version_atleast(4, 1, 0))
 
 
 class ConfinedURLFetcher(URLFetcher):
@@ -84,6 +96,7 @@ class PdfWriter:
     """Renders HTML to PDF with one style: fonts and stylesheets are loaded once and reused for every letter."""
 
     def __init__(self, style_folder: Path, stylesheets: tuple[str, ...], allowed: tuple[Path, ...]):
+        self.arguments = (style_folder, stylesheets, allowed)  # to set up the same writer in another process
         self.base_url = style_folder.resolve().as_uri() + "/"
         self.fetcher = ConfinedURLFetcher((style_folder, *allowed))
         self.font_config = FontConfiguration()
@@ -93,6 +106,7 @@ class PdfWriter:
                                     font_config=self.font_config) for name in stylesheets]
             self.stylesheets.append(CSS(string=PIPELINE_CSS.read_text(encoding="utf-8"),
                                         font_config=self.font_config))
+        self.slow_subsetting = slow_subsetting()
         self.setup_refused = tuple(self.fetcher.refused)
         self.setup_warnings = tuple(message for message in self.collector.messages
                                     if not any(url in message for url in self.setup_refused))
@@ -109,8 +123,8 @@ class PdfWriter:
                 if not faults or not _push_block_holding_notes_away(document, faults):
                     break
             pdf = document.write_pdf(**options)
-        return PdfResult(pdf, len(document.pages), tuple(self.fetcher.refused), tuple(self.collector.messages),
-                         faults)
+        said = tuple(message for message in self.collector.messages if FONTTOOLS_FALLBACK not in message)
+        return PdfResult(pdf, len(document.pages), tuple(self.fetcher.refused), said, faults)
 
 
 def laid_out_pages(document) -> tuple[LaidOutPage, ...]:
@@ -183,11 +197,20 @@ _WORKER: PdfWriter | None = None
 
 @contextlib.contextmanager
 def worker_pool(writer: PdfWriter, jobs: int):
-    """`jobs` forked worker processes rendering with `writer`; none outlives this process, even if it is killed."""
+    """`jobs` worker processes rendering as `writer` does; none outlives this process, even if it is killed.
+
+    From a single-threaded process (the command line) workers are forked with `writer` ready to use. Forking a
+    process that runs other threads (a web server) could copy a lock some thread holds, so there the workers
+    come from a clean fork server and set up their own writer.
+    """
     global _WORKER
     _WORKER = writer
-    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
+    if threading.active_count() == 1:
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_die_with_parent, initargs=(os.getpid(),))
+    else:
+        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver"),
+                                   initializer=_start_worker, initargs=writer.arguments)
     try:
         yield pool
     except BaseException:
@@ -198,12 +221,19 @@ def worker_pool(writer: PdfWriter, jobs: int):
 
 
 def _die_with_parent(parent: int) -> None:
-    """Worker initializer: the kernel kills this worker when the build process dies (SIGKILL included)."""
+    """Worker initializer: the kernel kills this worker when its parent dies (SIGKILL included)."""
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def _start_worker(style_folder: Path, stylesheets: tuple[str, ...], allowed: tuple[Path, ...]) -> None:
+    """Initializer of a fork-server worker: die with the fork server (which exits with the build), set up."""
+    global _WORKER
+    _die_with_parent(os.getppid())
+    _WORKER = PdfWriter(style_folder, stylesheets, allowed)
 
 
 def write_in_worker(html: str, options: dict) -> PdfResult:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +167,11 @@ class Renderer:
             for message in self._pdf_writer.setup_warnings:
                 self.problems.add(style.folder / "style.yaml", 0, f"stylesheet problem: {message}",
                                   "fix the style's CSS or fonts")
+            if self._pdf_writer.slow_subsetting:
+                self.problems.warn("libharfbuzz-subset", 0, "not installed: WeasyPrint subsets fonts with fontTools "
+                                   "instead, so PDFs take two to four times longer to write (they are as good)",
+                                   "install it to get the speed back: 'apt install libharfbuzz-subset0' on Debian "
+                                   "and Ubuntu, 'dnf install harfbuzz' on Fedora, 'brew install harfbuzz' on macOS")
         return self._pdf_writer
 
     def html(self, letter: Letter, recipient: Recipient, proof: str | None = None) -> str | None:
@@ -187,18 +192,20 @@ class Renderer:
 
         `printed` says what each HTML is, so that a layout fault names the letter and the footnote's line.
         """
-        keys = [self.cache.key(html) for html in htmls] if self.cache else [None] * len(htmls)
-        results: list[PdfResult | None] = [self.cache.get(key) if key else None for key in keys]
+        cache = self.cache
+        keys = [cache.key(html) for html in htmls] if cache else []
+        results: list[PdfResult | None] = [cache.get(key) for key in keys] if cache else [None] * len(htmls)
         if self.options.progress and any(results):
             self.options.progress(sum(1 for result in results if result))
         todo = [index for index, result in enumerate(results) if result is None]
-        for index, result in zip(todo, self.write([htmls[index] for index in todo])):
-            results[index] = result
-            if self.cache:
-                self.cache.put(keys[index], result)
-        for index, result in enumerate(results):
+        for index, made in zip(todo, self.write([htmls[index] for index in todo])):
+            results[index] = made
+            if cache:
+                cache.put(keys[index], made)
+        done = [result for result in results if result is not None]
+        for index, result in enumerate(done):
             self.report(result, printed[index] if printed else None)
-        return results
+        return done
 
     def write(self, htmls: list[str]):
         """Render with WeasyPrint, yielding each result in order: in this process, or in forked workers if many."""
@@ -239,21 +246,28 @@ class Renderer:
             if not any(url in message for url in result.refused):
                 self.problems.add(style.folder / "style.yaml", 0, f"rendering problem: {message}")
 
-    def render_all(self, jobs: list[tuple[Letter, Recipient, str | None]]) -> list[RenderedLetter]:
-        """The PDF of each (letter, recipient, proof ID or None); those whose HTML failed are left out."""
+    def render_all(self, jobs: Sequence[tuple[Letter, Recipient, str | None]],
+                   also: list[tuple[Recipient, str, Printed]] | None = None) -> list[RenderedLetter]:
+        """The PDF of each (letter, recipient, proof ID or None), those whose HTML failed left out; then of each
+        address page in `also` (recipient, HTML, what it is) whose recipient has a letter, in the same batch."""
         htmls = [(letter, recipient, proof, self.html(letter, recipient, proof)) for letter, recipient, proof in jobs]
-        htmls = [item for item in htmls if item[3] is not None]
+        made = [(letter, recipient, proof, html) for letter, recipient, proof, html in htmls if html is not None]
+        also = [page for page in also or [] if any(recipient.id == page[0].id for _, recipient, _, _ in made)]
         lines = {letter.language: tuple(unit.line for unit in letter.footnotes)
-                 for letter, *_ in htmls if any(source.language == letter.language for source in self.campaign.sources)}
+                 for letter, *_ in made if any(source.language == letter.language for source in self.campaign.sources)}
         printed = [Printed(self.campaign.source(letter.language).path if letter.language in lines
                            else self.campaign.folder / "campaign.yaml", 0,
                            f"the {letter.language} letter of campaign {self.campaign.id!r} to {recipient.id!r}"
                            + (f" (proof {proof})" if proof else ""), lines.get(letter.language, ()))
-                   for letter, recipient, proof, _ in htmls]
-        results = self.pdfs([html for *_, html in htmls], printed)
-        return [RenderedLetter(recipient, letter.language, html, result.pdf, result.pages,
-                               "proof" if proof else "letter", proof)
-                for (letter, recipient, proof, html), result in zip(htmls, results)]
+                   for letter, recipient, proof, _ in made]
+        results = self.pdfs([html for *_, html in made] + [html for _, html, _ in also],
+                            printed + [what for _, _, what in also])
+        rendered = [RenderedLetter(recipient, letter.language, html, result.pdf, result.pages,
+                                   "proof" if proof else "letter", proof)
+                    for (letter, recipient, proof, html), result in zip(made, results)]
+        return rendered + [RenderedLetter(recipient, recipient.languages[0], html, result.pdf, result.pages,
+                                          "address-page")
+                           for (recipient, html, _), result in zip(also, results[len(made):])]
 
     def address_page(self, recipient: Recipient, letters: list[RenderedLetter]) -> str | None:
         """The address page's HTML for a post recipient, in its first language, listing the letters enclosed."""
@@ -337,20 +351,15 @@ def render_letters(campaign: Campaign, letters: dict, problems: Problems,
     """Every recipient's letter in each of its languages, an address page for each post recipient, and how many
     PDFs WeasyPrint had to make (the rest came from the cache)."""
     renderer = Renderer(campaign, problems, options)
-    rendered = renderer.render_all([(letters[language], recipient, None) for recipient in campaign.recipients
-                                    for language in recipient.languages])
+    jobs = [(letters[language], recipient, None) for recipient in campaign.recipients
+            for language in recipient.languages]
     pages = []
     for recipient in campaign.recipients:
-        if recipient.channel == "post":
-            own = [item for item in rendered if item.recipient.id == recipient.id]
-            if own and (html := renderer.address_page(recipient, own)) is not None:
-                pages.append((recipient, html))
-    printed = [Printed(campaign.folder / "campaign.yaml", recipient.line, f"the address page of campaign "
-                       f"{campaign.id!r} for {recipient.id!r}", ()) for recipient, _ in pages]
-    for (recipient, html), result in zip(pages, renderer.pdfs([html for _, html in pages], printed)):
-        rendered.append(RenderedLetter(recipient, recipient.languages[0], html, result.pdf, result.pages,
-                                       "address-page"))
-    return tuple(rendered), renderer.rendered
+        enclosed = [RenderedLetter(recipient, language, "", b"", 0, "letter") for language in recipient.languages]
+        if recipient.channel == "post" and (html := renderer.address_page(recipient, enclosed)) is not None:
+            pages.append((recipient, html, Printed(campaign.folder / "campaign.yaml", recipient.line, "the address "
+                                                   f"page of campaign {campaign.id!r} for {recipient.id!r}", ())))
+    return tuple(renderer.render_all(jobs, pages)), renderer.rendered
 
 
 def render_proofs(campaign: Campaign, letters: dict, proofs: dict, problems: Problems,

@@ -15,8 +15,8 @@ from pathlib import Path
 from .errors import Problems
 from .checks.translations import check_fresh, translation_record
 from .model import Campaign, Letter
-from .records.proofs import proof_of, read_proof
-from .records.approvals import ApprovalState, State, approval_states
+from .records.proofs import read_proof
+from .records.approvals import ApprovalState, State
 
 
 class BuildState(enum.Enum):

@@ -128,7 +128,7 @@ def test_a_full_disk_while_publishing_is_an_error_that_keeps_the_previous_build(
         path.write_bytes(data)
 
     monkeypatch.setattr(coalition.bundle, "write_durably", fill_the_disk)
-    with pytest.raises(coalition.errors.CoalitionError, match="the disk is full: free some space"):
+    with pytest.raises(coalition.errors.CoalitionError, match="the disk is full"):
         publish(out, "c", *version("new"))
     assert json.loads((out / "c" / MANIFEST).read_text())["label"] == "previous" and complete(out / "c")
     assert sorted(path.name for path in out.iterdir()) == ["c"]
@@ -294,3 +294,28 @@ def test_half_written_cache_files_of_killed_builds_are_removed(tmp_path):
         path.write_bytes(b"%PDF")
     PdfCache(tmp_path / "cache", REPO / "styles" / "coalition", {})
     assert sorted(path.name for path in shard.iterdir()) == sorted([live.name, entry.name])
+
+
+def test_a_read_only_proof_history_is_an_error_not_a_traceback(project, cli, tmp_path, monkeypatch):
+    import coalition.usecases
+
+    def read_only_history(campaign, proof, made):
+        path = campaign.folder / "proofs" / f"{proof.id}.json"
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(coalition.usecases, "record_proof", read_only_history)
+    result = cli("proof", "march-2020", "--root", project, "--out", tmp_path / "out")
+    assert result.exit_code == 1, result.output
+    assert "error: cannot write " in result.output and "/proofs/" in result.output
+    assert "permission denied (a read-only folder or file)" in result.output and "Traceback" not in result.output
+
+
+def test_two_builds_started_together_both_succeed_and_leave_one_whole_build(project, tmp_path):
+    out = tmp_path / "out"
+    processes = [subprocess.Popen(build_command(project, out), env=ENVIRONMENT, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for process in processes:
+        _, errors = process.communicate()
+        assert process.returncode == 0 and "Traceback" not in errors, errors
+    assert complete(out / "march-2020")
+    assert sorted(path.name for path in out.iterdir()) == [".cache", "march-2020"]

@@ -129,3 +129,35 @@ def test_links_point_to_the_cited_documents(pdf):
             for annotation in page.get("/Annots", []) if "/A" in annotation.get_object()}
     assert "https://www.un.org/ga/search/viewm_doc.asp?symbol=A/RES/70/175" in uris
     assert "https://www.ohchr.org/EN/NewsEvents/Pages/DisplayNews.aspx?NewsID=25745&LangID=E" in uris
+
+
+def test_without_harfbuzz_subset_the_build_succeeds_with_one_warning(project, cli, monkeypatch, tmp_path):
+    import weasyprint.pdf.fonts
+
+    monkeypatch.setattr(weasyprint.pdf.fonts, "harfbuzz_subset", None)  # as on a system without the library
+    result = cli("build", "march-2020", "--root", project, "--out", tmp_path / "out", "--no-cache", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    harfbuzz = [line for line in warnings if "libharfbuzz-subset" in line]
+    assert len(harfbuzz) == 1 and "to get the speed back: 'apt install libharfbuzz-subset0'" in harfbuzz[0]
+    assert not any("fontTools" in line for line in result.output.splitlines() if line not in harfbuzz)
+
+
+def test_a_build_from_a_threaded_process_renders_in_clean_workers_with_the_same_bytes(project, tmp_path):
+    """A web server runs builds beside other threads: its workers come from a fork server, and agree byte for
+    byte with the forked workers of the command line."""
+    import threading
+
+    from coalition.usecases import build
+
+    serial = build("march-2020", root=project, out=tmp_path / "forked", jobs=2, cache=False).folder
+    stop = threading.Event()
+    bystander = threading.Thread(target=stop.wait)
+    bystander.start()
+    try:
+        threaded = build("march-2020", root=project, out=tmp_path / "threaded", jobs=2, cache=False).folder
+    finally:
+        stop.set()
+        bystander.join()
+    files = sorted(path.relative_to(serial) for path in serial.rglob("*") if path.is_file())
+    assert files and all((serial / name).read_bytes() == (threaded / name).read_bytes() for name in files)
