@@ -358,7 +358,10 @@ def status_table(campaign_id: str, root: Path = Path(".")) -> str:
         lines.append(f"{signatory.id:<{width}}  " + "  ".join(f"{cell:<27}" for cell in cells).rstrip())
     lines += ["", "every organisation has approved every current proof" if not waiting else
               f"{waiting} approval(s) missing: the final build will stop until they are recorded"]
-    from .send import ledger_lines
+    from .records.ledger import describe, read_status
 
-    lines += ["", "sending:"] + [f"  {line}" for line in ledger_lines(campaign.folder)]
+    emails = tuple(recipient.id for recipient in campaign.recipients if recipient.channel != "post")
+    post = tuple(recipient.id for recipient in campaign.recipients if recipient.channel == "post")
+    lines += ["", "sending:"] + [f"  {line}" for line in describe(read_status(campaign.folder), emails, post,
+                                                                  campaign_id)]
     return "\n".join(lines)

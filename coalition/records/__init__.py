@@ -1,0 +1,1 @@
+"""Records kept beside the pipeline: what was approved, proofed and sent."""
