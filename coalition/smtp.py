@@ -173,6 +173,7 @@ class Session:
         context = ssl.create_default_context()
         smtp = (smtplib.SMTP_SSL(timeout=min(settings.timeout, settings.deadline), context=context)
                 if settings.security == "ssl" else smtplib.SMTP(timeout=min(settings.timeout, settings.deadline)))
+        smtp._host = settings.host  # type: ignore[attr-defined]  # what STARTTLS checks the certificate against
         self.smtp = smtp
         try:
             with self._deadline("its greeting and login"):
@@ -203,7 +204,7 @@ class Session:
             self.drop()
             raise SmtpConfigurationError(f"{settings.server} answered {Reply.of(error.smtp_code, error.smtp_error)}"
                                          "; nothing was sent") from error
-        except (OSError, smtplib.SMTPException) as error:
+        except (OSError, smtplib.SMTPException, ValueError) as error:
             self.drop()
             reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error) or \
                 type(error).__name__

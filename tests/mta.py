@@ -44,7 +44,15 @@ class Recorder:
         self.data_replies: list[str] = []  # replies at the end of DATA before accepting again
         self.drop_after_data: set[str] = set()  # store the message, then cut the line before replying
         self.auth_attempts = 0
+        self.refuse_sender = False  # 553 at MAIL FROM
         self.port = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.refuse_sender:
+            return "553 5.7.1 <%s>: sender address rejected: not owned by user" % address
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -59,7 +67,8 @@ class Recorder:
     async def handle_DATA(self, server, session, envelope):
         if self.data_replies:
             return self.data_replies.pop(0)
-        message = email.message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_string(raw.decode("utf-8"), policy=policy.default)  # UTF-8 headers too
         self.messages.append((tuple(envelope.rcpt_tos), str(message["Message-ID"]), message))
         if set(envelope.rcpt_tos) & self.drop_after_data:
             server.transport.close()

@@ -104,7 +104,7 @@ class Project:
 def sendable(send_template, tmp_path) -> Project:
     """A fresh copy of the built campaign (project data and out/), nothing sent yet."""
     root = tmp_path / "project"
-    shutil.copytree(send_template, root, ignore=shutil.ignore_patterns(".cache"))
+    shutil.copytree(send_template, root)
     return Project(root)
 
 
