@@ -79,6 +79,14 @@ class Recorder:
         """How many messages reached `address`."""
         return sum(address in recipients for recipients, _, _ in self.messages)
 
+    def per_message(self) -> dict[tuple[str, str], int]:
+        """(Message-ID, address) -> copies received."""
+        counts: dict[tuple[str, str], int] = {}
+        for recipients, message_id, _ in self.messages:
+            for address in recipients:
+                counts[(message_id, address)] = counts.get((message_id, address), 0) + 1
+        return counts
+
     def per_address(self) -> dict[str, int]:
         """address -> messages received."""
         counts: dict[str, int] = {}
@@ -299,7 +307,7 @@ virtual_gid_maps = static:{entry.pw_gid}
         folder = self.maildir / "inbox" / "new"
         if not folder.exists():
             return []
-        return [email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        return [email.message_from_string(path.read_bytes().decode("utf-8", "replace"), policy=policy.default)
                 for path in sorted(folder.iterdir())]
 
     def per_address(self) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from contextlib import closing
 import subprocess
 import sys
 from pathlib import Path
@@ -89,14 +90,22 @@ class Project:
         """(recipient, address) -> state of its latest delivery, read straight from the ledger file."""
         if not self.ledger.exists():
             return {}
-        with sqlite3.connect(f"{self.ledger.as_uri()}?mode=ro", uri=True) as db:
+        with closing(sqlite3.connect(f"{self.ledger.as_uri()}?mode=ro", uri=True)) as db:
             rows = db.execute("SELECT d.recipient, a.address, a.state FROM addresses a JOIN deliveries d ON "
                               "d.id = a.delivery ORDER BY d.id").fetchall()
         return {(recipient, address): state for recipient, address, state in rows}
 
+    def by_message(self) -> dict[tuple[str, str], str]:
+        """(Message-ID, address) -> state, over every delivery."""
+        if not self.ledger.exists():
+            return {}
+        with closing(sqlite3.connect(f"{self.ledger.as_uri()}?mode=ro", uri=True)) as db:
+            return {(message_id, address): state for message_id, address, state in db.execute(
+                "SELECT d.message_id, a.address, a.state FROM addresses a JOIN deliveries d ON d.id = a.delivery")}
+
     def deliveries(self) -> list[tuple[str, str, str, str | None]]:
         """(recipient, Message-ID, kind, replaces) of every delivery."""
-        with sqlite3.connect(f"{self.ledger.as_uri()}?mode=ro", uri=True) as db:
+        with closing(sqlite3.connect(f"{self.ledger.as_uri()}?mode=ro", uri=True)) as db:
             return db.execute("SELECT recipient, message_id, kind, replaces FROM deliveries ORDER BY id").fetchall()
 
 
