@@ -509,7 +509,7 @@ class Run:
             parts.insert(0, f"IN DOUBT {', '.join(accepted)} ({error}): check with the recipient, then 'coalition "
                             f"confirm' or 'coalition send --yes --resend {delivery.recipient}'")
         else:
-            if reply.code == 250:
+            if 200 <= reply.code < 300:
                 state = DeliveryState.SENT
             elif 400 <= reply.code < 500:
                 state = DeliveryState.DEFERRED
@@ -594,8 +594,9 @@ def send(root: Path, campaign_id: str, out: Path, settings: SmtpSettings, option
             for note in notes:
                 report(note)
             status = ledger.status()
-            todo = [delivery for delivery in status.deliveries
-                    if delivery is status.of(delivery.recipient)[-1] and delivery.having(*SENDABLE)]
+            todo = [delivery for delivery in status.deliveries  # never to a recipient campaign.yaml dropped
+                    if delivery.recipient in current and delivery is status.of(delivery.recipient)[-1]
+                    and delivery.having(*SENDABLE)]
             if todo:
                 session.open()
                 _check_international(build, ledger, todo, session)

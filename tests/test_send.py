@@ -11,7 +11,7 @@ from email import policy
 
 from helpers import edit
 from mta import free_port
-from sending import CAMPAIGN, COORDINATOR, sendable, send_template, smtp  # noqa: F401
+from sending import CAMPAIGN, COORDINATOR, officials, sendable, send_template, smtp  # noqa: F401
 
 PRESIDENT = ("pisma@mail.gov.kg", "oip@adm.gov.kg")
 
@@ -279,3 +279,14 @@ def test_an_unapproved_text_is_refused_before_connecting(sendable, smtp):
     assert result.exit_code == 1 and "omct has not approved proof en-" in result.stderr
     assert smtp.messages == [] and not sendable.ledger.exists()
 
+
+
+def test_a_recipient_taken_out_of_campaign_yaml_gets_nothing_more(sendable, smtp):
+    smtp.defer = {"desk-6@gov.example.org"}
+    assert sendable.send(smtp.port, "--retries", "0").exit_code == 3
+    edit(sendable.folder / "campaign.yaml", officials(6)[len(officials(5)):], "")
+    sendable.build()
+    smtp.defer = set()
+    result = sendable.send(smtp.port)
+    assert result.exit_code == 0, result.output
+    assert smtp.copies("desk-6@gov.example.org") == 0 and smtp.copies("official-6@gov.example.org") == 1

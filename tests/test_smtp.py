@@ -41,6 +41,7 @@ def test_a_wrong_password_costs_one_auth_attempt_and_stops_the_run_showing_the_5
     assert handler.auth_attempts == 2 and len(handler.messages) == 8
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_a_server_requiring_auth_stops_the_run_showing_its_reply(sendable, server):
     handler = server(Recorder(), password="right", auth_required=True)
     result = sendable.send(handler.port)
