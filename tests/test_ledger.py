@@ -98,3 +98,22 @@ except LedgerError as error:
     assert done.returncode == 7, done.stdout + done.stderr
     assert "the ledger cannot be written" in done.stdout and "Free disk space" in done.stdout
     assert [record.recipient for record in read_status(tmp_path).deliveries] == ["minister"]
+
+
+def test_a_write_cut_short_by_a_kill_is_rolled_back_when_status_reads(tmp_path):
+    ledger, _ = planned(tmp_path)
+    ledger.close()
+    script = f"""
+import os, sqlite3
+db = sqlite3.connect({str(tmp_path / "ledger.sqlite")!r}, isolation_level=None)
+db.execute("PRAGMA cache_size=1")  # dirty pages spill into the file before the commit
+db.execute("BEGIN IMMEDIATE")
+for number in range(200):
+    db.execute("INSERT INTO deliveries (recipient, message_id, kind, language, draft, planned_at) "
+               "VALUES ('x', ?, 'letter', 'en', ?, 'now')", (str(number), os.urandom(20000)))
+os._exit(0)  # as if killed: no commit, no rollback
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
+    assert (tmp_path / "ledger.sqlite-journal").exists()
+    assert [record.recipient for record in read_status(tmp_path).deliveries] == ["minister"]
+    assert not (tmp_path / "ledger.sqlite-journal").exists()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -245,6 +246,12 @@ class Ledger:
                         self.db.execute("ROLLBACK")
                     raise
                 self.db.execute("COMMIT")
+            elif not self.db.in_transaction:
+                self.db.execute("BEGIN")  # one snapshot for every read, even while a run writes
+                try:
+                    yield self.db
+                finally:
+                    self.db.execute("COMMIT")
             else:
                 yield self.db
         except sqlite3.Error as error:
@@ -394,14 +401,32 @@ class Ledger:
 
 
 def read_status(campaign_folder: Path) -> LedgerStatus:
-    """The ledger of a campaign, read without write access (an empty status when nothing was sent yet)."""
-    ledger = Ledger.open(campaign_folder, writable=False)
-    if ledger is None:
-        return LedgerStatus(campaign_folder / LEDGER, False, (), ())
+    """The ledger of a campaign, read without write access (an empty status when nothing was sent yet).
+
+    A run killed in the middle of a write leaves a hot journal that a reader must roll back first: where the
+    folder is writable that is done; elsewhere the error says so.
+    """
+    journal = campaign_folder / (LEDGER + "-journal")
     try:
-        return ledger.status()
+        ledger = Ledger.open(campaign_folder, writable=False)
+        if ledger is None:
+            return LedgerStatus(campaign_folder / LEDGER, False, (), ())
+        try:
+            return ledger.status()
+        finally:
+            ledger.close()
+    except LedgerError:
+        if not journal.exists():
+            raise
+    if not os.access(campaign_folder, os.W_OK):
+        raise LedgerError(f"{journal}: a run was killed in the middle of a write; the next 'coalition send' rolls "
+                          "it back (it needs write access to the folder). Keep both files until then")
+    writer = Ledger.open(campaign_folder, writable=True)  # its first read rolls the unfinished write back
+    assert writer is not None
+    try:
+        return writer.status()
     finally:
-        ledger.close()
+        writer.close()
 
 
 def describe(status: LedgerStatus, email_recipients: tuple[str, ...], post_recipients: tuple[str, ...],
