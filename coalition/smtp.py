@@ -166,7 +166,13 @@ class Session:
     def open(self) -> None:
         """Connect, greet, secure and log in, unless connected; a failure here stops the run."""
         if self.smtp is not None:
-            return
+            try:  # still there? servers close connections that sat idle between messages
+                with self._deadline("RSET"):
+                    if self.smtp.rset()[0] == 250:
+                        return
+            except (OSError, smtplib.SMTPException, _Expired):
+                pass
+            self.drop()
         if self.login_failed is not None:
             raise self.login_failed  # one AUTH attempt per run: a wrong password is not tried again
         settings = self.settings
@@ -315,9 +321,11 @@ class Session:
         except (_Expired, OSError, smtplib.SMTPException) as error:
             self.drop()
             raise SmtpUnavailable(f"at DATA: {_reason(error)}") from error
+        if reply.code < 100:
+            self.drop()
+            raise SmtpUnavailable(f"at DATA the server said {reply}")
         if reply.code != 354:
-            if reply.code < 0:
-                self.drop()
+            self.reset()
             return reply
         try:
             before_text()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import os
 import shutil
@@ -45,6 +46,7 @@ class Recorder:
         self.drop_after_data: set[str] = set()  # store the message, then cut the line before replying
         self.auth_attempts = 0
         self.refuse_sender = False  # 553 at MAIL FROM
+        self.hang_up_after_each = False  # close the connection after each accepted message
         self.port = 0
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
@@ -73,6 +75,8 @@ class Recorder:
         if set(envelope.rcpt_tos) & self.drop_after_data:
             server.transport.close()
             return "250 never heard"
+        if self.hang_up_after_each:
+            asyncio.get_running_loop().call_soon(server.transport.close)  # after the reply has gone
         return f"250 2.0.0 queued as {len(self.messages)}"
 
     def copies(self, address: str) -> int:

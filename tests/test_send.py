@@ -290,3 +290,10 @@ def test_a_recipient_taken_out_of_campaign_yaml_gets_nothing_more(sendable, smtp
     result = sendable.send(smtp.port)
     assert result.exit_code == 0, result.output
     assert smtp.copies("desk-6@gov.example.org") == 0 and smtp.copies("official-6@gov.example.org") == 1
+
+
+def test_a_server_that_hangs_up_between_messages_gets_them_all_without_deferrals(sendable, smtp):
+    smtp.hang_up_after_each = True
+    result = sendable.send(smtp.port, "--retries", "0")
+    assert result.exit_code == 0, result.output
+    assert "deferred" not in result.output and len(smtp.messages) == 8
