@@ -117,3 +117,18 @@ os._exit(0)  # as if killed: no commit, no rollback
     assert (tmp_path / "ledger.sqlite-journal").exists()
     assert [record.recipient for record in read_status(tmp_path).deliveries] == ["minister"]
     assert not (tmp_path / "ledger.sqlite-journal").exists()
+
+
+def test_the_status_for_a_dashboard_says_per_recipient_what_is_done(tmp_path):
+    ledger, delivery = planned(tmp_path)
+    ledger.settle(delivery, {"minister@mfa.example.org": (DeliveryState.SENT, "250 ok"),
+                             "desk@mfa.example.org": (DeliveryState.REFUSED, "550 no such user")})
+    ledger.record_mailed("embassy", "R. Clerk", __import__("datetime").date(2020, 4, 1), None)
+    ledger.close()
+    from coalition.records.ledger import recipients_status
+
+    minister, president, embassy = recipients_status(read_status(tmp_path), ("minister", "president"), ("embassy",))
+    assert not minister.done and [item.address for item in minister.deliveries[-1].refused] == \
+        ["desk@mfa.example.org"]
+    assert president.deliveries == () and not president.done
+    assert embassy.post and embassy.done and embassy.mailed.by == "R. Clerk"

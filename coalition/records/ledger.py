@@ -122,6 +122,16 @@ class DeliveryRecord:
         """Its addresses in any of `states`."""
         return tuple(item for item in self.addresses if item.state in states)
 
+    @property
+    def refused(self) -> tuple[AddressRecord, ...]:
+        """Addresses the server refused (5xx)."""
+        return self.having(DeliveryState.REFUSED)
+
+    @property
+    def in_doubt(self) -> tuple[AddressRecord, ...]:
+        """Addresses a person must check."""
+        return self.having(DeliveryState.IN_DOUBT)
+
 
 @dataclass(frozen=True)
 class MailedRecord:
@@ -150,6 +160,31 @@ class LedgerStatus:
     def count(self, state: DeliveryState) -> int:
         """How many addresses, over every delivery, are in `state`."""
         return sum(len(delivery.having(state)) for delivery in self.deliveries)
+
+
+@dataclass(frozen=True)
+class RecipientStatus:
+    """One recipient of the campaign as `status` and a dashboard show it: its deliveries, or its post."""
+
+    recipient: str
+    post: bool  # a post-only recipient
+    deliveries: tuple[DeliveryRecord, ...]  # oldest first; the last is the one that counts
+    mailed: MailedRecord | None
+
+    @property
+    def done(self) -> bool:
+        """Its letter reached every address (e-mail), or its bundle was mailed (post)."""
+        if self.post:
+            return self.mailed is not None
+        return bool(self.deliveries) and self.deliveries[-1].complete
+
+
+def recipients_status(status: LedgerStatus, email_recipients: tuple[str, ...],
+                      post_recipients: tuple[str, ...]) -> tuple[RecipientStatus, ...]:
+    """Every recipient of the campaign with what the ledger knows of it, in campaign order."""
+    mailed = {record.recipient: record for record in status.mailed}
+    return (tuple(RecipientStatus(recipient, False, status.of(recipient), None) for recipient in email_recipients)
+            + tuple(RecipientStatus(recipient, True, (), mailed.get(recipient)) for recipient in post_recipients))
 
 
 def now() -> str:
@@ -432,8 +467,7 @@ def read_status(campaign_folder: Path) -> LedgerStatus:
 def describe(status: LedgerStatus, email_recipients: tuple[str, ...], post_recipients: tuple[str, ...],
              campaign_id: str) -> list[str]:
     """The ledger for people: counts first, then each delivery and its refused or in-doubt addresses, then post."""
-    latest = {delivery.recipient: delivery for delivery in status.deliveries}
-    sent = sum(1 for recipient in email_recipients if recipient in latest and latest[recipient].complete)
+    sent = sum(1 for item in recipients_status(status, email_recipients, ()) if item.done)
     in_doubt = status.count(DeliveryState.IN_DOUBT)
     refused = status.count(DeliveryState.REFUSED)
     waiting = status.count(DeliveryState.DEFERRED) + status.count(DeliveryState.PLANNED) \
