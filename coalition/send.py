@@ -617,8 +617,10 @@ def _check_international(build: FinalBuild, ledger: Ledger, todo: list[DeliveryR
     needing = [delivery for delivery in todo
                if needs_smtputf8(ledger.draft(delivery.id), [record.address for record in delivery.addresses])]
     if needing:
-        names = "; ".join(f"{delivery.recipient} ({', '.join(record.address for record in delivery.addresses if not record.address.isascii()) or 'its headers'})"
-                          for delivery in needing)
+        names = "; ".join(
+            f"{delivery.recipient} ("
+            + (", ".join(record.address for record in delivery.addresses if not record.address.isascii())
+               or "its headers") + ")" for delivery in needing)
         raise CoalitionError(f"{session.settings.server} does not offer SMTPUTF8, which internationalised addresses "
                              f"need: {names}. Nothing was sent. Send through a server that offers SMTPUTF8, or ask "
                              "the recipients for an ASCII address")

@@ -48,7 +48,8 @@ MINISTER = """
 def send_template(tmp_path_factory) -> Path:
     """march-2020 with a minister (two To, one Cc) and six officials (a To and a Cc each), built once."""
     root = copy_project(tmp_path_factory.mktemp("send") / "project")
-    edit(root / "letters/march-2020/campaign.yaml", "\n  # Seed 000", MINISTER + officials(OFFICIALS) + "\n  # Seed 000")
+    edit(root / "letters/march-2020/campaign.yaml", "\n  # Seed 000",
+         MINISTER + officials(OFFICIALS) + "\n  # Seed 000")
     result = CliRunner().invoke(main, ["build", CAMPAIGN, "--root", str(root), "--out", str(root / "out")])
     assert result.exit_code == 0, result.output
     return root
