@@ -278,14 +278,18 @@ def decide(build: FinalBuild, status: LedgerStatus, options: SendOptions) -> lis
         recipient = item.recipient.id
         history = status.of(recipient)
         latest = history[-1] if history else None
-        same = [delivery for delivery in history if delivery.message_id == item.message_id]
-        if recipient in options.correct:
-            if latest is None or not latest.out:
+        went_out = [delivery for delivery in history if delivery.out]
+        same = [delivery for delivery in went_out if delivery.message_id == item.message_id]
+        if latest is not None and latest.message_id == item.message_id and not (recipient in options.correct
+                                                                                and latest.out):
+            decisions.append(Decision(item, "keep", latest))  # --correct of a planned correction just sends it
+        elif recipient in options.correct:
+            if not went_out:
                 raise Refused(f"--correct {recipient}: nothing was sent to it yet, so there is nothing to correct; "
                               "send without --correct")
             if same:
                 raise Refused(f"--correct {recipient}: the build holds the letter already sent ({item.message_id}"
-                              f", {same[0].sent_on or 'not yet delivered'}); nothing changed that needs a correction")
+                              f", {same[0].sent_on}); nothing changed that needs a correction")
             decisions.append(Decision(item, "correct", latest))
         elif latest is None:
             renamed = _sent_as(item, status, known)
@@ -295,13 +299,12 @@ def decide(build: FinalBuild, status: LedgerStatus, options: SendOptions) -> lis
                                           f"{renamed.sent_on}) to {', '.join(item.recipient.email)}: not sent again"))
             else:
                 decisions.append(Decision(item, "new"))
-        elif latest.message_id == item.message_id:
-            decisions.append(Decision(item, "keep", latest))
-        elif not latest.out:
-            decisions.append(Decision(item, "replace", latest))
+        elif not went_out:
+            decisions.append(Decision(item, "replace", latest))  # a refused or stopped run blocks nothing
         else:
+            first = went_out[-1]
             decisions.append(Decision(item, "changed", latest,
-                                      f"the letter changed since {latest.message_id} went out on {latest.sent_on}; "
+                                      f"the letter changed since {first.message_id} went out on {first.sent_on}; "
                                       f"it goes again only as a correction: 'coalition send {build.campaign.id} "
                                       f"--yes --correct {recipient}'"))
     by_recipient = {decision.email.recipient.id: decision for decision in decisions}
@@ -551,14 +554,14 @@ def apply(build: FinalBuild, ledger: Ledger, decisions: list[Decision], options:
     for decision in decisions:
         item, latest = decision.email, decision.latest
         addresses = envelope_addresses(item, archive)
-        if decision.action == "replace" and latest is not None:
-            ledger.forget(latest.id)
+        if decision.action in ("replace", "correct") and latest is not None and not latest.out:
+            ledger.forget(latest.id)  # never went out: the rebuilt letter (or correction) takes its place
         if decision.action in ("new", "replace"):
             ledger.plan(item.recipient.id, item.message_id, Kind.LETTER, item.language, item.draft, addresses)
         elif decision.action == "keep" and latest is not None:
             ledger.update_addresses(latest.id, addresses, item.draft if latest.kind is Kind.LETTER else None)
-        elif decision.action == "correct" and latest is not None:
-            history = status.of(item.recipient.id)
+        elif decision.action == "correct":
+            history = tuple(delivery for delivery in status.of(item.recipient.id) if delivery.out)
             draft = correction_draft(item, history, build.campaign)
             first = next(delivery for delivery in history if delivery.out)
             ledger.plan(item.recipient.id, item.message_id, Kind.CORRECTION, item.language, draft, addresses,
@@ -594,9 +597,11 @@ def send(root: Path, campaign_id: str, out: Path, settings: SmtpSettings, option
             for note in notes:
                 report(note)
             status = ledger.status()
+            stale = {decision.email.recipient.id for decision in decisions
+                     if decision.action == "changed" and decision.latest is not None and not decision.latest.out}
             todo = [delivery for delivery in status.deliveries  # never to a recipient campaign.yaml dropped
-                    if delivery.recipient in current and delivery is status.of(delivery.recipient)[-1]
-                    and delivery.having(*SENDABLE)]
+                    if delivery.recipient in current and delivery.recipient not in stale
+                    and delivery is status.of(delivery.recipient)[-1] and delivery.having(*SENDABLE)]
             if todo:
                 session.open()
                 _check_international(build, ledger, todo, session)

@@ -297,3 +297,23 @@ def test_a_server_that_hangs_up_between_messages_gets_them_all_without_deferrals
     result = sendable.send(smtp.port, "--retries", "0")
     assert result.exit_code == 0, result.output
     assert "deferred" not in result.output and len(smtp.messages) == 8
+
+
+def test_a_correction_that_never_went_out_is_replaced_by_a_later_correction_never_by_a_plain_letter(sendable, smtp):
+    assert sendable.send(smtp.port).exit_code == 0
+    [(_, first_id, _, _)] = [row for row in sendable.deliveries() if row[0] == "minister"]
+    salutation = "salutation: Your Excellency,\n    email: [minister"
+    edit(sendable.folder / "campaign.yaml", salutation, salutation.replace("Your Excellency", "Dear Minister"))
+    sendable.build()
+    assert sendable.send(free_port(), "--correct", "minister").exit_code == 1  # refused: nobody listens
+    edit(sendable.folder / "campaign.yaml", "Dear Minister", "Honourable Minister")
+    sendable.build()
+    result = sendable.send(smtp.port)
+    assert result.exit_code == 3 and "--correct minister" in result.output
+    assert smtp.copies("minister@mfa.example.org") == 1  # neither the stale correction nor a plain letter
+    assert sendable.send(smtp.port, "--correct", "minister").exit_code == 0
+    assert smtp.copies("minister@mfa.example.org") == 2
+    rows = [row for row in sendable.deliveries() if row[0] == "minister"]
+    assert [(kind, replaces) for _, _, kind, replaces in rows] == [("letter", None), ("correction", first_id)]
+    [_, (_, _, correction)] = [item for item in smtp.messages if "minister@mfa.example.org" in item[0]]
+    assert correction["References"] == first_id
