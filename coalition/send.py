@@ -509,8 +509,10 @@ class Run:
             parts.insert(0, f"deferred {', '.join(accepted)} ({error})")
         except SmtpInDoubt as error:
             self.ledger.settle(delivery.id, {address: (DeliveryState.IN_DOUBT, str(error)) for address in accepted})
-            parts.insert(0, f"IN DOUBT {', '.join(accepted)} ({error}): check with the recipient, then 'coalition "
-                            f"confirm' or 'coalition send --yes --resend {delivery.recipient}'")
+            campaign = self.build.campaign.id
+            parts.insert(0, f"IN DOUBT {', '.join(accepted)} ({error}): ask whether it arrived, then 'coalition "
+                            f"confirm {campaign} {delivery.recipient} --by NAME' or 'coalition send {campaign} --yes "
+                            f"--resend {delivery.recipient}'")
         else:
             if 200 <= reply.code < 300:
                 state = DeliveryState.SENT
@@ -647,7 +649,7 @@ def _report(build: FinalBuild, status: LedgerStatus, current: set[str], decision
                f"{counts['failed-temporary'] + counts['planned'] + counts['sending']} waiting for a later run, "
                f"{counts['failed-permanent']} refused, {counts['in-doubt']} in doubt"
                + (f", {len(pending)} changed letters not sent (see above)" if pending else "")
-               + f"; {len(build.post)} post-only recipients (see 'coalition status {build.campaign.id}')")
+               + f"; post-only recipients: {len(build.post)} (see 'coalition status {build.campaign.id}')")
     return SendReport(tuple(lines), summary, complete, counts)
 
 
