@@ -16,6 +16,7 @@ import getpass
 import hashlib
 import json
 import os
+import re
 import socket
 import time
 import uuid
@@ -395,18 +396,37 @@ def send_lock(campaign: Campaign, wait: bool) -> Iterator[None]:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(descriptor, 1000, 0).decode(errors="replace").strip() or "another process"
+            holder = lock_holder(descriptor)
             if not wait:
                 raise CoalitionError(f"another send of {campaign.id} is running ({holder}); nothing was sent. Wait "
                                      "for it to finish, or add --wait") from None
             fcntl.flock(descriptor, fcntl.LOCK_EX)
         holder = (f"process {os.getpid()} of {getpass.getuser()} on {socket.gethostname()}, since "
                   f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, holder.encode() + b"\n", 0)
+        data = holder.encode() + b"\n"
+        os.pwrite(descriptor, data, 0)  # then truncate: the file is never empty while held
+        os.ftruncate(descriptor, len(data))
         yield
     finally:
         os.close(descriptor)  # releases the lock (so does the process dying)
+
+
+def lock_holder(descriptor: int) -> str:
+    """Who holds the send lock, as it wrote; a holder that has only just taken it is given a moment to write."""
+    text = ""
+    for _ in range(100):
+        text = os.pread(descriptor, 1000, 0).decode(errors="replace").strip()
+        found = re.match(r"process (\d+) ", text)
+        if found:
+            try:
+                os.kill(int(found.group(1)), 0)
+                return text
+            except ProcessLookupError:
+                pass  # the previous holder's words; the new one is about to write its own
+            except PermissionError:
+                return text
+        time.sleep(0.01)
+    return text or "another process"
 
 
 def correction_draft(item: Email, history: tuple[DeliveryRecord, ...], campaign: Campaign) -> bytes:
