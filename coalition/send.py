@@ -253,7 +253,14 @@ def archive_address(build: FinalBuild, options: SendOptions) -> str | None:
     """Where the coordinator's copy goes: --archive, else the sender; None when switched off."""
     if options.archive == "":
         return None
-    return options.archive or build.sender
+    if options.archive is None:
+        return build.sender
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(options.archive, check_deliverability=False, test_environment=True).normalized
+    except EmailNotValidError as error:
+        raise Refused(f"--archive {options.archive!r} is not a valid e-mail address: {error}") from error
 
 
 def envelope_addresses(item: Email, archive: str | None) -> list[tuple[str, Role]]:
@@ -267,6 +274,7 @@ def envelope_addresses(item: Email, archive: str | None) -> list[tuple[str, Role
 
 def decide(build: FinalBuild, status: LedgerStatus, options: SendOptions) -> list[Decision]:
     """What to do for each e-mail recipient; raises Refused for an explicit request that does not apply."""
+    archive_address(build, options)  # a bad --archive is refused here, before the ledger is opened
     current = {item.recipient.id for item in build.emails}
     known = current | {recipient.id for recipient in build.post}
     for name, asked in (("--retry", options.retry), ("--resend", options.resend), ("--correct", options.correct)):
@@ -337,8 +345,24 @@ def _sent_as(item: Email, status: LedgerStatus, known: set[str]) -> DeliveryReco
 # Dry run
 
 
+@contextmanager
+def os_errors() -> Iterator[None]:
+    """A file that cannot be read or written, said as such (never a traceback)."""
+    try:
+        yield
+    except OSError as error:
+        raise CoalitionError(f"{error.filename or 'a file'}: {error.strerror or error}; nothing more was sent") \
+            from error
+
+
 def dry_run(root: Path, campaign_id: str, out: Path, options: SendOptions = SendOptions()) -> str:
     """What a send would do, to whom, with what, and who signs; reads the ledger without write access."""
+    with os_errors():
+        return _dry_run(root, campaign_id, out, options)
+
+
+def _dry_run(root: Path, campaign_id: str, out: Path, options: SendOptions) -> str:
+    """The dry run's lines."""
     build = final_build(root, campaign_id, out)
     decisions = decide(build, read_status(build.campaign.folder), options)
     archive = archive_address(build, options)
@@ -606,6 +630,13 @@ def send(root: Path, campaign_id: str, out: Path, settings: SmtpSettings, option
     """Send every unsent final letter; `report` gets a line as each transaction ends. Refuses before connecting
     if anything is off, and stops at once on a configuration failure (a CoalitionError naming it)."""
     check_security(settings)
+    with os_errors():
+        return _send(root, campaign_id, out, settings, options, report)
+
+
+def _send(root: Path, campaign_id: str, out: Path, settings: SmtpSettings, options: SendOptions,
+          report: Callable[[str], None]) -> SendReport:
+    """The run itself."""
     build = final_build(root, campaign_id, out)
     current = {item.recipient.id for item in build.emails}
     with send_lock(build.campaign, options.wait):

@@ -317,3 +317,14 @@ def test_a_correction_that_never_went_out_is_replaced_by_a_later_correction_neve
     assert [(kind, replaces) for _, _, kind, replaces in rows] == [("letter", None), ("correction", first_id)]
     [_, (_, _, correction)] = [item for item in smtp.messages if "minister@mfa.example.org" in item[0]]
     assert correction["References"] == first_id
+
+
+def test_a_bad_archive_address_is_refused_before_anything_is_sent(sendable, smtp):
+    result = sendable.send(smtp.port, "--archive", "not an address")
+    assert result.exit_code == 1 and "--archive 'not an address' is not a valid e-mail address" in result.stderr
+    assert smtp.messages == [] and not sendable.ledger.exists()
+
+
+def test_an_archive_address_gets_the_copies_instead_of_the_sender(sendable, smtp):
+    assert sendable.send(smtp.port, "--archive", "archive@coalition.example.org").exit_code == 0
+    assert smtp.copies("archive@coalition.example.org") == 8 and smtp.copies(COORDINATOR) == 0
