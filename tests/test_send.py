@@ -328,3 +328,15 @@ def test_a_bad_archive_address_is_refused_before_anything_is_sent(sendable, smtp
 def test_an_archive_address_gets_the_copies_instead_of_the_sender(sendable, smtp):
     assert sendable.send(smtp.port, "--archive", "archive@coalition.example.org").exit_code == 0
     assert smtp.copies("archive@coalition.example.org") == 8 and smtp.copies(COORDINATOR) == 0
+
+
+def test_the_dry_run_names_the_organisations_left_off(sendable):
+    approvals = sendable.folder / "approvals.yaml"
+    approvals.write_text(re.sub(r"(omct:\n    en: \{proof: en-)[0-9a-f]{10}", r"\g<1>0000000000",
+                                approvals.read_text(encoding="utf-8")), encoding="utf-8")
+    built = sendable.command("build", CAMPAIGN, "--root", sendable.root, "--out", sendable.out, "--drop-pending")
+    assert built.exit_code == 0, built.output
+    result = sendable.command("send", CAMPAIGN, "--root", sendable.root, "--out", sendable.out)
+    assert result.exit_code == 0, result.output + result.stderr
+    assert "left off (had not approved the current proofs): omct" in result.output
+    assert "omct" not in result.output.split("signed by: ")[1].split("\n")[0]
