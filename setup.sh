@@ -20,10 +20,31 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset\.so\.0'; then
   fi
 fi
 
-if [ "${1:-}" = "--test" ] && ! [ -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
-  echo "setup: installing chromium and chromium-driver for the browser tests" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 \
-    || echo "setup: could not install chromium; the browser tests (tests/test_web.py) will be skipped" >&2
+# The tests also need real servers and a real browser: Debian's Postfix (a test MTA on a loopback port, started
+# by the tests themselves; no mail leaves the machine), chromium and chromium-driver (the web pages).
+if [ "${1:-}" = "--test" ]; then
+  missing=""
+  command -v postfix >/dev/null || missing="$missing postfix"
+  command -v chromium >/dev/null || missing="$missing chromium"
+  command -v chromedriver >/dev/null || missing="$missing chromium-driver"
+  if [ -n "$missing" ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    if command -v apt-get >/dev/null && { [ -z "$sudo" ] || command -v sudo >/dev/null; }; then
+      echo "setup: installing$missing with apt-get" >&2
+      # no questions: Postfix is configured by each test for itself, never as this machine's mail system
+      echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections 2>/dev/null || true
+      export DEBIAN_FRONTEND=noninteractive
+      # shellcheck disable=SC2086
+      $sudo apt-get install -y -q $missing >/dev/null 2>&1 \
+        || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q $missing >/dev/null; } \
+        || echo "setup: could not install$missing; the tests that need them will be skipped, saying why" >&2
+    else
+      echo "setup: no apt-get here: install$missing yourself (Fedora: dnf install postfix chromium" \
+           "chromedriver; macOS: brew install postfix, Chrome and chromedriver); until then the tests that need" \
+           "them are skipped, saying why" >&2
+    fi
+  fi
 fi
 
 python3 -m venv .venv

@@ -83,12 +83,30 @@ def outputs(campaign: Campaign, bundles: tuple[Bundle, ...]) -> list[tuple[str, 
     return files
 
 
+def input_hashes(campaign: Campaign) -> dict[str, str]:
+    """Each file the build read, by path from the project root, with its sha256 (send refuses if one changed)."""
+    root = campaign.folder.parent.parent
+    paths = [campaign.folder / "campaign.yaml", *(source.path for source in campaign.sources),
+             *sorted(campaign.folder.glob("*.j2")), root / "letters" / "references.yaml",
+             *(signatory.source for signatory in campaign.signatories),
+             *sorted(path for path in campaign.style.folder.rglob("*") if path.is_file())]
+    named = {}
+    for path in dict.fromkeys(paths):
+        if path.is_file():
+            resolved = path.resolve()
+            name = resolved.relative_to(root.resolve()) if resolved.is_relative_to(root.resolve()) else resolved
+            named[name.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return named
+
+
 def manifest(campaign: Campaign, files: list[tuple[str, OutputFile, str | None]], **extra) -> dict:
-    """Every file written with its sha256, recipient, language and kind (no timestamps: builds reproduce)."""
+    """Every file written with its sha256, recipient, language and kind (no timestamps: builds reproduce), and
+    the sha256 of every input file."""
     return {
         "campaign": campaign.id,
         "date": campaign.date.isoformat(),
         **extra,
+        "inputs": input_hashes(campaign),
         "files": [
             {"path": path, "sha256": hashlib.sha256(file.data).hexdigest(), "bytes": len(file.data),
              "recipient": recipient, "language": file.language, "kind": file.kind}

@@ -275,32 +275,76 @@ def print_warnings(warnings) -> None:
               help="Its port (or COALITION_SMTP_PORT).")
 @click.option("--smtp-security", envvar="COALITION_SMTP_SECURITY", type=click.Choice(["starttls", "ssl", "none"]),
               default="starttls", show_default=True, help="'none' only to this machine.")
+@click.option("--smtp-deadline", envvar="COALITION_SMTP_DEADLINE", type=click.FloatRange(min=0.1), default=120.0,
+              show_default=True, help="Seconds one exchange with the server may take (greeting and login, or one "
+              "message), however slowly it answers.")
 @click.option("--rate", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Messages per minute at most.")
 @click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
-              help="Retries of a 4xx reply or lost connection, with doubling waits.")
+              help="Further tries in this run of an address deferred (4xx), with doubling waits.")
 @click.option("--backoff", type=click.FloatRange(min=0), default=5.0, show_default=True,
-              help="Seconds before the first retry.")
-@click.option("--resend-in-doubt", "resend_in_doubt", multiple=True, metavar="RECIPIENT",
-              help="Resend, with the same Message-ID, a message left in doubt, once a person has checked it did "
+              help="Seconds before the first of those tries.")
+@click.option("--archive", metavar="ADDRESS", default=None,
+              help="Where the coordinator's copy of every message goes (in the envelope only).  [default: the "
+                   "sender's address]")
+@click.option("--no-archive", is_flag=True, help="Send no coordinator's copy.")
+@click.option("--retry", multiple=True, metavar="RECIPIENT",
+              help="Try again the addresses of RECIPIENT (or 'all') that the server refused, once the cause is fixed.")
+@click.option("--resend", "--resend-in-doubt", "resend", multiple=True, metavar="RECIPIENT",
+              help="Send again, with the same Message-ID, a message left in doubt, once a person has checked it did "
                    "not arrive.")
+@click.option("--correct", multiple=True, metavar="RECIPIENT",
+              help="Send RECIPIENT's changed letter as a correction (new Message-ID, References to the first, a "
+                   "line saying what it replaces).")
+@click.option("--wait", is_flag=True, help="Wait for another send of the campaign to finish instead of refusing.")
 @report_errors
-def send(campaign, root, out, yes, smtp_host, smtp_port, smtp_security, rate, retries, backoff, resend_in_doubt):
-    """E-mail CAMPAIGN's final letters, each official exactly once (user and password from COALITION_SMTP_USER
-    and COALITION_SMTP_PASSWORD). Exits 3 while any message is unsent."""
-    import os
+def send(campaign, root, out, yes, smtp_host, smtp_port, smtp_security, smtp_deadline, rate, retries, backoff,
+         archive, no_archive, retry, resend, correct, wait):
+    """E-mail CAMPAIGN's final letters, each address exactly once (user and password from COALITION_SMTP_USER
+    and COALITION_SMTP_PASSWORD). Exits 3 while any address is unsent, refused or in doubt."""
+    from . import usecases
+    from .send import SendOptions
+    from .smtp import SmtpSettings
 
-    from . import send as sending
-
+    options = SendOptions(rate=rate, retries=retries, backoff=backoff,
+                          archive="" if no_archive else archive, retry=retry, resend=resend, correct=correct,
+                          wait=wait)
     if not yes:
-        click.echo(sending.dry_run(root, campaign, out))
+        click.echo(usecases.dry_run(campaign, root, out, options))
         return
-    settings = sending.SmtpSettings(smtp_host, smtp_port, smtp_security, os.environ.get("COALITION_SMTP_USER"),
-                                    os.environ.get("COALITION_SMTP_PASSWORD"))
-    report = sending.send(root, campaign, out, settings, rate=rate, retries=retries, backoff=backoff,
-                          resend_in_doubt=resend_in_doubt)
-    for line in report.lines:
-        click.echo(line)
+    settings = SmtpSettings(smtp_host, smtp_port, smtp_security, os.environ.get("COALITION_SMTP_USER"),
+                            os.environ.get("COALITION_SMTP_PASSWORD"), deadline=smtp_deadline)
+    report = usecases.send(campaign, root, out, settings, options, report=click.echo)
+    click.echo(report.summary)
     if not report.complete:
-        click.echo("not everything was sent: see 'coalition status'; run again to send what is unsent", err=True)
+        click.echo(f"not everything was delivered: see 'coalition status {campaign}'", err=True)
         sys.exit(3)
+
+
+@main.command()
+@CAMPAIGN
+@click.argument("recipient")
+@click.option("--by", required=True, help="Who confirmed that it arrived.")
+@ROOT
+@report_errors
+def confirm(campaign, recipient, by, root):
+    """Record that the in-doubt message to RECIPIENT arrived after all (a person checked)."""
+    from .usecases import confirm as confirm_arrived
+
+    click.echo(confirm_arrived(campaign, recipient, by, root=root))
+
+
+@main.command()
+@CAMPAIGN
+@click.argument("recipient")
+@click.option("--by", required=True, help="Who mailed it.")
+@click.option("--date", "mailed_on", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="When it was mailed (YYYY-MM-DD); default: today.")
+@click.option("--tracking", default=None, help="The postal tracking number, if any.")
+@ROOT
+@report_errors
+def mailed(campaign, recipient, by, mailed_on, tracking, root):
+    """Record that post-only RECIPIENT's printed bundle was mailed."""
+    from .usecases import mailed as record_mailed
+
+    click.echo(record_mailed(campaign, recipient, by, mailed_on.date() if mailed_on else None, tracking, root=root))

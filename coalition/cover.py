@@ -109,7 +109,8 @@ def draft(campaign: Campaign, to: tuple[str, ...], cc: tuple[str, ...], subject:
     for name, data, maintype, subtype in attachments:
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     message.set_boundary("coalition-" + hashlib.sha256(identifier.encode()).hexdigest()[:20])
-    return message.as_bytes()
+    international = not all(address.isascii() for address in (*to, *cc, campaign.sender[1]))
+    return message.as_bytes(policy=policy.default.clone(utf8=international))  # RFC 6532 headers where needed
 
 
 def review_emails(campaign: Campaign, proofs: dict, states: dict, rendered, reports: dict, files: list,

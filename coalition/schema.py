@@ -159,9 +159,30 @@ class Email(Text):
         if text is INVALID:
             return text
         try:
-            return validate_email(text, check_deliverability=False, test_environment=True).normalized
+            address = validate_email(text, check_deliverability=False, test_environment=True).normalized
         except EmailNotValidError as error:
             return context.report(where, f"{text!r} is not a valid e-mail address: {error}", "correct the address")
+        mixed = mixed_script(address.rpartition("@")[2])
+        if mixed:
+            return context.report(where, f"{text!r}: its domain mixes scripts, {mixed}: a look-alike letter sends "
+                                  "the mail elsewhere", "retype the domain in one script")
+        return address
+
+
+def mixed_script(domain: str) -> str | None:
+    """A description of the first character of another script in a domain label (confusables), or None."""
+    for label in domain.split("."):
+        first: str | None = None
+        for character in label:
+            if not character.isalpha():
+                continue
+            script = unicodedata.name(character, "UNKNOWN").split()[0]
+            if first is None:
+                first = script
+            elif script != first:
+                return (f"{character!r} (U+{ord(character):04X} {unicodedata.name(character, '?')}) among "
+                        f"{first.title()} letters in {label!r}")
+    return None
 
 
 class Url(Text):

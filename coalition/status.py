@@ -14,7 +14,8 @@ from pathlib import Path
 
 from .errors import Problems
 from .checks.translations import check_fresh, translation_record
-from .model import Campaign, Letter
+from .model import Campaign, Channel, Letter
+from .records.ledger import RecipientStatus, describe, read_status, recipients_status
 from .records.proofs import read_proof
 from .records.approvals import ApprovalState, State
 
@@ -63,15 +64,6 @@ class Build:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """One recipient's delivery as the ledger records it."""
-
-    recipient: str
-    state: str
-    detail: str
-
-
-@dataclass(frozen=True)
 class CampaignStatus:
     """Everything the coordinator needs to see about one campaign, and the next step."""
 
@@ -82,7 +74,8 @@ class CampaignStatus:
     approvals: dict  # (organisation id, language) -> ApprovalState
     translations: tuple[Translation, ...]
     build: Build
-    deliveries: tuple[Delivery, ...]
+    deliveries: tuple[RecipientStatus, ...]  # every recipient, in campaign order
+    sending: tuple[str, ...]  # the ledger for people: counts first, each address, then what to do
     next_step: str
 
     def state(self, organisation: str, language: str) -> ApprovalState:
@@ -102,9 +95,12 @@ def campaign_status(root: Path, campaign: Campaign, letters: dict[str, Letter], 
                           for signatory in campaign.signatories)
     translations = _translations(campaign, letters, root)
     build = _build(campaign, current, approvals, out)
-    deliveries = _deliveries(campaign)
+    emails = tuple(recipient.id for recipient in campaign.recipients if recipient.channel != Channel.POST)
+    post = tuple(recipient.id for recipient in campaign.recipients if recipient.channel == Channel.POST)
+    ledger = read_status(campaign.folder)
     status = CampaignStatus(campaign.id, campaign.subject.get(campaign.languages[0]), proofs, organisations,
-                            approvals, translations, build, deliveries, "")
+                            approvals, translations, build, recipients_status(ledger, emails, post),
+                            tuple(describe(ledger, emails, post, campaign.id)), "")
     return dataclasses.replace(status, next_step=next_step(status))
 
 
@@ -149,30 +145,6 @@ def _build(campaign: Campaign, current: dict, approvals: dict, out: Path) -> Bui
                  "organisations")
 
 
-def _deliveries(campaign: Campaign) -> tuple[Delivery, ...]:
-    from .send import LEDGER, Ledger
-
-    path = campaign.folder / LEDGER
-    rows = {}
-    if path.exists():
-        ledger = Ledger(path)
-        try:
-            rows = ledger.rows()
-        finally:
-            ledger.close()
-    found = []
-    for recipient in campaign.recipients:
-        if recipient.channel == "post":
-            found.append(Delivery(recipient.id, "post", "printed and posted by hand"))
-        elif recipient.id in rows:
-            row = rows[recipient.id]
-            found.append(Delivery(recipient.id, row["state"], f"{row['updated_at']}, attempts {row['attempts']}"
-                                  + (f", reply: {row['reply']}" if row["reply"] else "")))
-        else:
-            found.append(Delivery(recipient.id, "not sent", ""))
-    return tuple(found)
-
-
 def next_step(status: CampaignStatus) -> str:
     """The one thing the coordinator should do now."""
     campaign = status.campaign
@@ -197,9 +169,14 @@ def next_step(status: CampaignStatus) -> str:
                 "remind them with their private link.")
     if status.build.state is not BuildState.CURRENT:
         return f"Build the final letters: 'coalition build {campaign}'."
-    unsent = [item.recipient for item in status.deliveries if item.state not in ("sent", "post")]
+    unsent = [item.recipient for item in status.deliveries if not item.post and not item.done]
     if unsent:
-        return f"Send the letters ({len(unsent)} recipient(s) not yet sent): 'coalition send {campaign} --yes'."
+        return (f"Send the letters ({len(unsent)} recipient(s) not yet delivered): 'coalition send {campaign} --yes' "
+                "(the deliveries above say what is refused or in doubt).")
+    unmailed = [item.recipient for item in status.deliveries if item.post and not item.done]
+    if unmailed:
+        return (f"Print and mail the post-only bundles ({', '.join(unmailed)}), then 'coalition mailed {campaign} "
+                "RECIPIENT --by NAME'.")
     return "Nothing left to do: every organisation approved, the letters are built and delivered."
 
 
@@ -229,7 +206,6 @@ def status_text(status: CampaignStatus) -> str:
     if not status.translations:
         lines.append("  none")
     lines += ["", f"build: {status.build.state.value} ({status.build.detail})", "", "deliveries:"]
-    lines += [f"  {item.recipient}: {item.state}" + (f" ({item.detail})" if item.detail else "")
-              for item in status.deliveries]
+    lines += [f"  {line}" for line in status.sending]
     lines += ["", f"next step: {status.next_step}"]
     return "\n".join(lines)

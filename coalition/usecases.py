@@ -14,36 +14,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .bundle import check_output, make_bundles, manifest, outputs, protected_folders, publish
+from .checked import CheckedCampaign
 from .changes import change_report_html, change_report_text
 from .checks.translations import check_translations, record_fingerprints
 from .compose import compose_letters
 from .cover import review_emails
 from .errors import CoalitionError, Problem, Problems
 from .load import load_campaign
-from .model import Campaign, Letter, OutputFile
+from .model import Campaign, OutputFile
 from .records.approvals import APPROVALS, ApprovalState, State, approval_states, approve_on_command_line
 from .records.links import load_secret, review_links, update_links
 from .records.proofs import Proof, previous_proof, proof_of, read_proof, record_proof
 from .render import RenderOptions, check_glyphs, render_letters, render_proofs
+from . import send as sending
 from .schema import is_example_address
+from .send import SendOptions, SendReport
+from .smtp import SmtpSettings
 from .status import CampaignStatus, campaign_status
 
 CACHE = ".cache"  # under out/: rendered PDFs by content, so that a rebuild renders only what changed
 
 
-@dataclass(frozen=True)
-class OpenCampaign:
-    """A campaign loaded, composed and checked: nothing in it has a problem left to report."""
-
-    root: Path
-    campaign: Campaign
-    letters: dict[str, Letter]  # by language
-    proofs: dict[str, Proof]  # the current proof of each language
-    approvals: dict[tuple[str, str], ApprovalState]  # (organisation, language) -> where its approval stands
-    warnings: tuple[Problem, ...]
-
-
-def open_campaign(root: Path, campaign_id: str, *, final: bool) -> OpenCampaign:
+def open_campaign(root: Path, campaign_id: str, *, final: bool) -> CheckedCampaign:
     """Load, compose and check `campaign_id`; raise every problem at once.
 
     A stale translation is an error for what goes out (`final`) and a warning for proofs and records.
@@ -56,7 +48,7 @@ def open_campaign(root: Path, campaign_id: str, *, final: bool) -> OpenCampaign:
     proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
     approvals = approval_states(campaign, {language: proof.id for language, proof in proofs.items()}, problems)
     problems.check()
-    return OpenCampaign(root, campaign, letters, proofs, approvals, tuple(problems.warnings))
+    return CheckedCampaign(root.resolve(), campaign, letters, proofs, approvals, tuple(problems.warnings))
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -261,3 +253,30 @@ def status(campaign_id: str, root: Path = Path("."), out: Path = Path("out")) ->
     opened = open_campaign(root, campaign_id, final=False)
     return campaign_status(opened.root, opened.campaign, opened.letters,
                            {language: proof.id for language, proof in opened.proofs.items()}, opened.approvals, out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# send, confirm, mailed
+
+
+def dry_run(campaign_id: str, root: Path, out: Path, options: SendOptions) -> str:
+    """What `send` would do, to whom, with what and who signs; connects to nothing and writes nothing."""
+    return sending.dry_run(open_campaign(root, campaign_id, final=True), out, options)
+
+
+def send(campaign_id: str, root: Path, out: Path, settings: SmtpSettings, options: SendOptions,
+         report: Callable[[str], None]) -> SendReport:
+    """E-mail the final build's letters, each address once; `report` gets a line as each transaction ends."""
+    return sending.send(open_campaign(root, campaign_id, final=True), out, settings, options, report)
+
+
+def confirm(campaign_id: str, recipient: str, by: str, root: Path = Path(".")) -> str:
+    """Record that a person confirmed an in-doubt message arrived."""
+    return sending.confirm_arrived(open_campaign(root, campaign_id, final=False).campaign, recipient, by)
+
+
+def mailed(campaign_id: str, recipient: str, by: str, on: datetime.date | None, tracking: str | None,
+           root: Path = Path(".")) -> str:
+    """Record that a post-only recipient's printed bundle was mailed."""
+    return sending.record_mailed(open_campaign(root, campaign_id, final=False).campaign, recipient, by, on,
+                                 tracking)

@@ -11,6 +11,7 @@ from coalition.records.approvals import State
 from coalition.status import BuildState
 from coalition.usecases import status as campaign_status
 from helpers import edit, frozen_project
+from sending import CAMPAIGN, send_template, sendable, smtp  # noqa: F401
 
 
 def test_a_built_and_approved_campaign_is_ready_to_send(march_build):
@@ -18,9 +19,9 @@ def test_a_built_and_approved_campaign_is_ready_to_send(march_build):
     assert status.count(State.APPROVED) == 27 and len(status.approvals) == 27
     assert status.build.state is BuildState.CURRENT
     assert [item.fresh for item in status.translations] == [True, True]
-    assert {item.recipient: item.state for item in status.deliveries} == {"president": "not sent",
-                                                                         "embassy-washington": "post"}
-    assert status.next_step.startswith("Send the letters (1 recipient(s) not yet sent)")
+    assert {item.recipient: item.summary for item in status.deliveries} == {
+        "president": "not sent", "embassy-washington": "post: not recorded as mailed yet"}
+    assert status.next_step.startswith("Send the letters (1 recipient(s) not yet delivered)")
     with pytest.raises(dataclasses.FrozenInstanceError):
         status.next_step = "x"  # type: ignore[misc]
 
@@ -49,17 +50,13 @@ def test_status_names_stale_translations_pending_approvals_and_the_outdated_buil
     assert "next step: Make the proofs" in result.output
 
 
-def test_deliveries_come_from_the_ledger(project):
-    from coalition.send import LEDGER, Delivery, Ledger
-
-    ledger = Ledger(project / "letters/march-2020" / LEDGER)
-    ledger.plan(Delivery("president", ("a@example.org",), (), "b@example.org", "<m@example.org>",
-                         Path("x.eml"), b"", ()), "en-9fd7114396")
-    ledger.mark("president", "sent", reply="250 queued as 12345")
-    ledger.close()
-    status = campaign_status("march-2020", project, project / "out")
+def test_deliveries_come_from_the_ledger_after_a_real_send(sendable, smtp):
+    assert sendable.send(smtp.port).exit_code == 0
+    status = campaign_status(CAMPAIGN, sendable.root, sendable.out)
     [president] = [item for item in status.deliveries if item.recipient == "president"]
-    assert president.state == "sent" and "250 queued as 12345" in president.detail
+    assert president.done and president.summary == "3 of 3 addresses delivered"
+    assert status.next_step.startswith("Print and mail the post-only bundles (embassy-washington)")
+    assert any(line.startswith("e-mail: 8 of 8 recipients complete") for line in status.sending)
 
 
 def shutil_copy_build(out: Path, project: Path) -> None:

@@ -1,1 +1,1 @@
-"""Records kept beside the pipeline: approvals, private review links (and, elsewhere, proofs and the ledger)."""
+"""Records kept beside the pipeline: approvals, private review links, the proof history and the sending ledger."""
