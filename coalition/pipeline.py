@@ -26,7 +26,8 @@ from .proof import (
     read_proof,
     record_proof,
 )
-from .render import RenderOptions, check_glyphs, render_letters, render_proofs
+from .checks.glyphs import check_glyphs
+from .render import RenderOptions, render_letters, render_proofs
 from .schema import is_example_address
 from .translation import check_translations
 
