@@ -27,7 +27,7 @@ from .proof import (
     record_proof,
 )
 from .checks.glyphs import check_glyphs
-from .render import RenderOptions, render_letters, render_proofs
+from .render import RenderOptions, check_templates, render_letters, render_proofs
 from .schema import is_example_address
 from .translation import check_translations
 
@@ -63,6 +63,7 @@ def gather(campaign_id: str, root: Path, final: bool) -> tuple[Problems, Campaig
     letters = compose_letters(campaign, problems)
     check_translations(campaign, letters, problems, final=final)
     check_glyphs(campaign, letters, problems)
+    check_templates(campaign, letters, problems)  # the letter, address page and e-mail templates, before rendering
     load_approvals(campaign, problems)  # read here too, so that 'check' finds its mistakes
     problems.check()
     return problems, campaign, letters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,9 +153,14 @@ class Renderer:
         self.environment = sandbox.environment(style.folders, html=True)
         self.cache = PdfCache(options.cache, style.folders, options.pdf) if options.cache else None
         self.rendered = 0  # PDFs WeasyPrint actually made (the rest came from the cache)
-        # a fallback font is loaded only if the letters print a character it serves
-        self.font_css = fonts.font_face_css(style.fonts, printed_characters(campaign, letters) if letters else None)
+        self.letters = letters
         self._pdf_writer = None
+
+    @functools.cached_property
+    def font_css(self) -> str:
+        """The style's @font-face rules; a fallback font is loaded only if the letters print a character it serves."""
+        printed = printed_characters(self.campaign, self.letters) if self.letters else None
+        return fonts.font_face_css(self.campaign.style.fonts, printed)
 
     def render_template(self, name: str, values: dict) -> str | None:
         """A template of the style chain rendered in the sandbox, or None with its problem at its file:line."""
@@ -267,6 +273,22 @@ class Renderer:
             enclosures_label=strings["enclosures"],
             enclosures=tuple(f"{language_name(letter.language, language)}: {letter.file_name}" for letter in letters))
         return self.render_template(ADDRESS_TEMPLATE, {"address": values})
+
+
+def check_templates(campaign: Campaign, letters: dict, problems: Problems) -> None:
+    """Every template renders with every value it will be given (letters, proofs, address pages, e-mails), and
+    every string it needs exists: found by `check`, before anything is rendered."""
+    from .cover import check_emails
+
+    if campaign.style is None or not campaign.style.template:
+        return
+    renderer = Renderer(campaign, problems)
+    for recipient in campaign.recipients:
+        for language in recipient.languages:
+            if language in letters and language in campaign.style.strings:
+                renderer.html(letters[language], recipient)
+                renderer.html(letters[language], recipient, proof="en-0000000000")
+    check_emails(campaign, problems)
 
 
 def render_letters(campaign: Campaign, letters: dict, problems: Problems,
