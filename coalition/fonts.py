@@ -1,8 +1,9 @@
-"""A style's fonts as WeasyPrint gets them: each family is its own faces, then the fallback faces, as @font-face rules.
+"""A style's fonts as WeasyPrint gets them: @font-face rules made from style.yaml, and the fallback chain.
 
-Each face serves only the characters no earlier face of its family has (its unicode-range), so the first font in
-the list that can draw a character draws it, exactly as the glyph check assumes. Fallback faces are declared only
-when the letters print a character they serve: a letter in English does not load the CJK font.
+Each family the stylesheets name ("Letter Serif") is followed by var(--fallback-fonts): the fallback fonts, each a
+family of its own ("Fallback Noto Naskh Arabic"), in order. WeasyPrint 70 merges the faces of one family, weight
+and slant into one PDF font, so a fallback must not share its family's name. A fallback is declared only when the
+letters print a character it is the first to draw: a letter in English does not load the CJK font.
 """
 
 from __future__ import annotations
@@ -18,30 +19,36 @@ GENERIC_FAMILIES = ("serif", "sans-serif", "monospace", "cursive", "fantasy", "s
 CSS_KEYWORDS = ("inherit", "initial", "unset", "revert", "normal", "italic", "oblique", "bold", "bolder", "lighter",
                 "small-caps", "caption", "icon", "menu", "message-box", "small-caption", "status-bar")
 FONT_DECLARATION = re.compile(r"(?<![\w-])(font-family|font)\s*:\s*([^;{}]+)")
+FALLBACK_VARIABLE = "--fallback-fonts"
+FALLBACK_PREFIX = "Fallback "
 FONT_SIZE = re.compile(r"(?:^|\s)(?:[\d.]+(?:pt|px|mm|cm|in|em|rem|ex|%)|x*-?(?:small|large)|medium|larger|smaller)"
                        r"(?:\s*/\s*[\d.]+\w*%?)?\s+")
 
 
 @functools.lru_cache(maxsize=64)
-def _read(path: Path, index: int) -> tuple[int, bool, frozenset[int]]:
-    """A face's weight, italic flag and character map."""
+def _read(path: Path, index: int) -> tuple[str, int, bool, frozenset[int]]:
+    """A face's family name, weight, italic flag and character map."""
     from fontTools.ttLib import TTFont
 
     with TTFont(path, fontNumber=index if path.suffix == ".ttc" else -1, lazy=True) as font:
+        family = font["name"].getDebugName(16) or font["name"].getDebugName(1) or path.stem
         weight = font["OS/2"].usWeightClass if "OS/2" in font else 400
         italic = bool(font["head"].macStyle & 0b10) or ("OS/2" in font and bool(font["OS/2"].fsSelection & 1))
-        return weight, italic, frozenset(font.getBestCmap() or {})
+        return family, weight, italic, frozenset(font.getBestCmap() or {})
 
 
-def face(family: str, path: Path, index: int) -> FontFace:
-    """The face `index` of the font file at `path`, serving `family` (raises on an unreadable font)."""
-    weight, italic, _ = _read(path, index)
+def face(family: str | None, path: Path, index: int) -> FontFace:
+    """The face `index` of the font file at `path`, serving `family`, or (None) a fallback family named after the
+    font's own (raises on an unreadable font)."""
+    own_family, weight, italic, _ = _read(path, index)
+    if family is None:
+        return FontFace(FALLBACK_PREFIX + re.sub(r"[^A-Za-z0-9 ]", "", own_family), path, index, weight, italic, True)
     return FontFace(family, path, index, weight, italic)
 
 
 def characters(font: FontFace) -> frozenset[int]:
     """Every code point the face can draw."""
-    return _read(font.path, font.index)[2]
+    return _read(font.path, font.index)[3]
 
 
 def coverage(faces: tuple[FontFace, ...]) -> frozenset[int]:
@@ -52,55 +59,43 @@ def coverage(faces: tuple[FontFace, ...]) -> frozenset[int]:
     return frozenset(covered)
 
 
-def served(faces: tuple[FontFace, ...]) -> list[tuple[FontFace, frozenset[int]]]:
-    """Each face of each family with the characters it draws: those no earlier face of its family, weight and
-    slant draws (a bold letter missing from every bold face comes from a regular one, which fontconfig then
-    prefers to any font outside the family)."""
-    result: list[tuple[FontFace, frozenset[int]]] = []
-    seen_by_shape: dict[tuple[str, int, bool], set[int]] = {}
-    for font in faces:
-        seen = seen_by_shape.setdefault((font.family, font.weight, font.italic), set())
-        own = characters(font) - seen
-        seen |= own
-        result.append((font, frozenset(own)))
-    return result
-
-
-def _ranges(code_points: frozenset[int]) -> str:
-    """A CSS unicode-range value for a set of code points."""
-    ordered, parts = sorted(code_points), []
-    start = previous = ordered[0]
-    for point in ordered[1:] + [-1]:
-        if point != previous + 1:
-            parts.append(f"U+{start:X}" if start == previous else f"U+{start:X}-{previous:X}")
-            start = point
-        previous = point
-    return ", ".join(parts)
-
-
 def font_face_css(faces: tuple[FontFace, ...], printed: frozenset[int] | None = None) -> str:
-    """@font-face rules for the faces: a family's first face of each weight and slant always, a later one only
-    where it serves a character in `printed` (all of them when `printed` is None)."""
-    rules, declared = [], set()
-    for font, own in served(faces):
-        shape = (font.family, font.weight, font.italic)
-        needed = shape not in declared or printed is None or bool(own & printed)
-        if not own or not needed:
-            continue
-        declared.add(shape)
+    """@font-face rules for the faces and the --fallback-fonts list: every face of the families the stylesheets
+    name, and each fallback family that is the first to draw a character in `printed` (all when None)."""
+    own = [font for font in faces if not font.fallback]
+    covered = set(coverage(tuple(own)))
+    fallbacks: dict[str, list[FontFace]] = {}
+    for font in faces:
+        if font.fallback:
+            fallbacks.setdefault(font.family, []).append(font)
+    declared = list(own)
+    chain = []
+    for family, family_faces in fallbacks.items():
+        drawn = coverage(tuple(family_faces))
+        if printed is None or (drawn & printed) - covered:
+            declared += family_faces
+            chain.append(family)
+            covered |= drawn
+    rules = []
+    for font in declared:
         url = font.path.resolve().as_uri() + (f"#{font.index}" if font.path.suffix == ".ttc" else "")
         rules.append(f'@font-face {{ font-family: "{font.family}"; src: url("{url}"); font-weight: {font.weight}; '
-                     f'font-style: {"italic" if font.italic else "normal"}; unicode-range: {_ranges(own)}; }}')
+                     f'font-style: {"italic" if font.italic else "normal"}; }}')
+    # never empty: a var() that expands to nothing would void every declaration that ends with it
+    names = chain or [font.family for font in own[:1]]
+    rules.append(f":root {{ {FALLBACK_VARIABLE}: {', '.join(f'{chr(34)}{name}{chr(34)}' for name in names)}; }}")
     return "\n".join(rules) + "\n"
 
 
-def families_named(css: str) -> list[tuple[int, str]]:
-    """Each font family a stylesheet names in font-family or font declarations, with its line."""
+def families_named(css: str) -> list[tuple[int, str, bool]]:
+    """Each font family a stylesheet names in font-family or font declarations, with its line and whether the
+    declaration ends with the fallback fonts (var(--fallback-fonts))."""
     found = []
     text = re.sub(r"/\*.*?\*/", lambda match: re.sub(r"[^\n]", " ", match[0]), css, flags=re.DOTALL)
     for match in FONT_DECLARATION.finditer(text):
         line = text.count("\n", 0, match.start()) + 1
         value = match[2].replace("!important", "").strip()
+        with_fallback = FALLBACK_VARIABLE in value
         if match[1] == "font":
             sized = list(FONT_SIZE.finditer(" " + value))
             if not sized:
@@ -109,5 +104,5 @@ def families_named(css: str) -> list[tuple[int, str]]:
         for name in value.split(","):
             name = name.strip().strip("\"'").strip()
             if name and name.lower() not in CSS_KEYWORDS and not name.startswith("var("):
-                found.append((line, name))
+                found.append((line, name, with_fallback))
     return found

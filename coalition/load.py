@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from pathlib import Path
 
@@ -136,10 +135,8 @@ def load_style(root: Path, style_id: str, campaign: YamlDocument, languages: tup
             strings.setdefault(language, {}).update(entries)
     for folder, values, document in chain:  # the style's own fallbacks first: they are its choice
         fallback += [face for position, entry in enumerate(values["fallback_fonts"])
-                     if (face := load_font(folder, "", entry, document, ("fallback_fonts", position), problems))]
-    families = tuple(dict.fromkeys(face.family for face in family_faces))
-    faces = tuple(family_faces) + tuple(dataclasses.replace(face, family=family)
-                                        for family in families for face in fallback)
+                     if (face := load_font(folder, None, entry, document, ("fallback_fonts", position), problems))]
+    faces = tuple(family_faces) + tuple(fallback)
     for folder, values, document in chain:
         for where, name in [(("stylesheets", index), name) for index, name in enumerate(values["stylesheets"])]:
             if not (folder / name).is_file():
@@ -188,9 +185,10 @@ def style_chain(root: Path, style_id: str, campaign: YamlDocument, problems: Pro
     return chain
 
 
-def load_font(folder: Path, family: str, entry, document: YamlDocument, where: tuple,
+def load_font(folder: Path, family: str | None, entry, document: YamlDocument, where: tuple,
               problems: Problems) -> FontFace | None:
-    """One font of a style: a file name, or a mapping with the file and the face index of a .ttc collection."""
+    """One font of a style: a file name, or a mapping with the file and the face index of a .ttc collection;
+    `family` None for a fallback font, which serves a family named after its own."""
     name, index = (entry["file"], int(entry["index"])) if isinstance(entry, dict) else (entry, 0)
     path = folder / name
     if not path.is_file() or not path.resolve().is_relative_to(folder.resolve()):

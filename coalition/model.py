@@ -86,6 +86,7 @@ class FontFace:
     index: int  # the face in a .ttc collection; 0 for a single font
     weight: int  # 100-900, read from the font
     italic: bool  # read from the font
+    fallback: bool = False  # one of the fallback fonts every family's CSS ends with (var(--fallback-fonts))
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class Style:
     name: str
     template: str
     stylesheets: tuple[Path, ...]  # the chain's CSS files, the base's first, so that a letterhead overrides
-    fonts: tuple[FontFace, ...]  # each family's own faces, then the chain's fallback faces, in order of preference
+    fonts: tuple[FontFace, ...]  # the families' own faces, then the chain's fallback faces, in order of preference
     strings: dict  # language -> {name: text, or {CLDR plural category: text}}, the style's own over its parent's
     chain: tuple[Path, ...] = ()  # the folders of the style and its ancestors, the style's own first
 
@@ -111,8 +112,8 @@ class Style:
 
     @property
     def families(self) -> tuple[str, ...]:
-        """The CSS font families the style ships, in the order declared."""
-        return tuple(dict.fromkeys(face.family for face in self.fonts))
+        """The CSS font families the stylesheets may name, in the order declared (not the fallback ones)."""
+        return tuple(dict.fromkeys(face.family for face in self.fonts if not face.fallback))
 
 
 @dataclass(frozen=True)

@@ -283,7 +283,7 @@ def record_approval(campaign: Campaign, signatory: str, proof_id: str, by: str, 
     problems = Problems(campaign.folder.parent.parent)
     approvals = load_approvals(campaign, problems)
     problems.check()
-    language = proof_id.split("-", 1)[0]
+    language = proof_id.rsplit("-", 1)[0]  # zh-Hans-0123456789
     approvals[(signatory, language)] = Approval(signatory, language, proof_id, date, by, 0)
     order = [item.id for item in campaign.signatories]
     lines = ["# Who approved which proof: per organisation and language, the proof ID, when and by whom.",

@@ -12,7 +12,8 @@ from markupsafe import Markup
 from . import fonts, sandbox
 from .cache import PdfCache
 from .errors import Problems
-from .languages import direction, justified, language_name, letter_spacing_allowed, long_date
+from .compose import LRI, PDI, typeset
+from .languages import direction, is_right_to_left, justified, language_name, letter_spacing_allowed, long_date
 from .model import Campaign, Letter, PdfResult, Recipient, RenderedLetter
 
 ADDRESS_TEMPLATE = "address.html.j2"
@@ -85,9 +86,15 @@ def plain_strings(strings: dict) -> dict:
 
 
 def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof: str | None = None) -> Page:
-    """Everything the template prints for `recipient`, in the letter's language."""
+    """Everything the template prints for `recipient`, in the letter's language, typeset as the language wants it
+    (its punctuation spacing; runs in the other direction isolated, e-mail addresses included)."""
     language = letter.language
+
+    def shown(text: str) -> str:
+        return typeset(text, language)
+
     closing = campaign.closing.get(language)
+    isolated = LRI + "{}" + PDI if is_right_to_left(language) else "{}"
     return Page(
         lang=language,
         dir=direction(language),
@@ -96,23 +103,25 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof:
         title=campaign.subject.get(language),
         author=coalition_name(campaign, language),
         created=campaign.date.isoformat(),
-        subject=campaign.subject.get(language),
-        place=campaign.place.get(language),
+        subject=shown(campaign.subject.get(language)),
+        place=shown(campaign.place.get(language)),
         date=letter_date(campaign, language),
-        recipient_name=recipient.name.get(language),
-        recipient_title=recipient.title.get(language) if recipient.title else None,
-        address=tuple(line.get(language) for line in recipient.address),
-        email=recipient.email if recipient.channel == "email" else (),
+        recipient_name=shown(recipient.name.get(language)),
+        recipient_title=shown(recipient.title.get(language)) if recipient.title else None,
+        address=tuple(shown(line.get(language)) for line in recipient.address),
+        email=tuple(isolated.format(address) for address in recipient.email) if recipient.channel == "email" else (),
         channel=recipient.channel,
-        salutation=recipient.salutation.get(language),
-        body=Markup(letter.body_html),  # composed from escaped Markdown; raw HTML was refused
+        salutation=shown(recipient.salutation.get(language)),
+        # composed from escaped Markdown (raw HTML was refused); a word joiner keeps each footnote call on the line
+        # of the word it marks (the proof ID hashes the composed text, which this does not change)
+        body=Markup(letter.body_html.replace('<span class="footnote">', '\u2060<span class="footnote">')),
         closing=closing,
-        closing_lines=tuple(line.strip() for line in closing.splitlines() if line.strip()),
-        signatories=tuple((signatory.name.get(language),
-                           signatory.qualifier.get(language) if signatory.qualifier else None)
+        closing_lines=tuple(shown(line.strip()) for line in closing.splitlines() if line.strip()),
+        signatories=tuple((shown(signatory.name.get(language)),
+                           shown(signatory.qualifier.get(language)) if signatory.qualifier else None)
                           for signatory in campaign.signatories),
-        copies=tuple(copy.get(language) for copy in recipient.copies),
-        strings=plain_strings(campaign.style.strings.get(language, {})),
+        copies=tuple(shown(copy.get(language)) for copy in recipient.copies),
+        strings={name: shown(value) for name, value in plain_strings(campaign.style.strings.get(language, {})).items()},
         proof=proof,
     )
 

@@ -419,7 +419,8 @@ TRANSLATION = Record(
 
 APPROVAL = Record(
     "approval",
-    Field("proof", Text(pattern=re.compile(r"[a-z]{2,3}-[0-9a-f]{10}\Z"), hint="copy the ID from the proof's foot, "
+    Field("proof", Text(pattern=re.compile(r"[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-[A-Z]{2})?-[0-9a-f]{10}\Z"),
+                        hint="copy the ID from the proof's foot, "
           "like 'en-3f9a1c07b2'"), "the proof ID the organisation approved"),
     Field("date", Date(), "when it approved, YYYY-MM-DD"),
     Field("by", Text(), "who approved it for the organisation"),

@@ -82,18 +82,22 @@ def check_glyphs(campaign: Campaign, letters: dict, problems: Problems) -> None:
     if style is None or not style.fonts:
         return  # no style, or no fonts: reported by the loader
     families = style.families
-    named = set()
+    named, without_fallback = set(), set()
     for stylesheet in style.stylesheets:
         if not stylesheet.is_file():
             continue
-        for line, family in fonts.families_named(stylesheet.read_text(encoding="utf-8")):
+        for line, family, with_fallback in fonts.families_named(stylesheet.read_text(encoding="utf-8")):
             if family not in families:
                 problems.add(stylesheet, line, f"font family {family!r} is not one of the style's fonts "
                              f"({', '.join(families)}): WeasyPrint would draw it with a font of the machine's",
                              "use one of those families, or add the family's files under 'fonts:' in style.yaml")
             named.add(family)
+            if not with_fallback:
+                without_fallback.add(family)  # where it is named without var(--fallback-fonts), it stands alone
     used = [family for family in families if family in named] or list(families)
-    coverage = {family: fonts.coverage(tuple(face for face in style.fonts if face.family == family))
+    fallback = tuple(face for face in style.fonts if face.fallback)
+    coverage = {family: fonts.coverage(tuple(face for face in style.fonts if face.family == family)
+                                       + (() if family in without_fallback else fallback))
                 for family in used}
     missing: dict[tuple[Path, int], dict[str, None]] = {}
     lacking: set[str] = set()
@@ -109,4 +113,5 @@ def check_glyphs(campaign: Campaign, letters: dict, problems: Problems) -> None:
         listed = ", ".join(f"{char!r} (U+{ord(char):04X})" for char in chars)
         families_hint = f" (family {', '.join(sorted(lacking))})" if len(lacking) < len(used) else ""
         problems.add(path, line, f"{listed} cannot be drawn by the fonts of style {style.id!r}{families_hint}",
-                     "replace the character, or add a font that has it to the style's 'fonts' or 'fallback_fonts'")
+                     "replace the character, or add a font that has it to the style's 'fonts' or 'fallback_fonts' "
+                     "(and end each font-family with var(--fallback-fonts))")

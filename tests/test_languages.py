@@ -1,0 +1,224 @@
+"""Every language a coalition writes in, by data alone: a short real letter in each, built with the shipped
+letterhead and read back (direction, fonts, the URL, the date), and each language's cover e-mail parsed."""
+
+from __future__ import annotations
+
+import ctypes
+import datetime
+import difflib
+import email
+import re
+import shutil
+from email import policy
+from pathlib import Path
+
+import pypdfium2
+import pypdfium2.raw as pdfium_c
+import pytest
+import yaml
+from pypdf import PdfReader
+
+from coalition.errors import Problems
+from coalition.languages import is_right_to_left, long_date, plural_category
+from helpers import REPO
+
+LETTERS = yaml.safe_load((Path(__file__).parent / "languages" / "letters.yaml").read_text(encoding="utf-8"))
+LANGUAGES = list(LETTERS)
+DATE = "2020-03-31"
+URL = "https://www.un.org/ga/search/viewm_doc.asp?symbol=A/RES/70/175"
+ISOLATES = "\u2066\u2067\u2068\u2069"
+
+
+def quoted(text: str) -> str:
+    """A YAML double-quoted scalar."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def write_project(root: Path) -> None:
+    """A project with one campaign in every language, one e-mail recipient per language, one signatory."""
+    shutil.copytree(REPO / "styles", root / "styles")
+    (root / "signatories").mkdir(parents=True)
+    shutil.copy(REPO / "signatories" / "amnesty-international.yaml", root / "signatories")
+    folder = root / "letters" / "every-language"
+    folder.mkdir(parents=True)
+    (root / "letters" / "references.yaml").write_text(
+        "references:\n  mandela-rules:\n    title: \"Nelson Mandela Rules, A/RES/70/175\"\n"
+        f"    url: {URL}\n", encoding="utf-8")
+    lines = ["subject:", *(f"  {language}: {quoted(LETTERS[language]['subject'])}" for language in LANGUAGES),
+             "place:", *(f"  {language}: {quoted(LETTERS[language]['place'])}" for language in LANGUAGES),
+             f"date: {DATE}", "style: coalition", f"languages: [{', '.join(LANGUAGES)}]",
+             "closing:", *(f"  {language}: {quoted(LETTERS[language]['closing'])}" for language in LANGUAGES),
+             "signatories: [amnesty-international]",
+             "sender: {name: Coalition coordinator, email: coordinator@example.org}", "recipients:"]
+    for language in LANGUAGES:
+        lines += [f"  - id: official-{language.lower()}", "    name: Sadyr Japarov",
+                  f"    salutation: {{{language}: {quoted(LETTERS[language]['salutation'])}}}",
+                  f"    languages: [{language}]", "    email: [office@president.example.org]", "    channel: email"]
+    (folder / "campaign.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for language in LANGUAGES:
+        front = "" if language == LANGUAGES[0] else "---\ntranslated_from: en\ntranslator: test\nreviewed: true\n---\n"
+        body = front + LETTERS[language]["body"] + "\n[^1]: [@mandela-rules]\n"
+        (folder / f"letter.{language}.md").write_text(body, encoding="utf-8")
+
+
+def approve_everything(root: Path) -> None:
+    """Record every translation as current and the organisation's approval of every proof."""
+    from coalition.compose import compose_letters
+    from coalition.load import load_campaign
+    from coalition.proof import proof_of
+    from coalition.translation import record_fingerprints
+
+    for language in LANGUAGES[1:]:
+        record_fingerprints(root, "every-language", language)
+    problems = Problems(root)
+    campaign = load_campaign(root, "every-language", problems)
+    letters = compose_letters(campaign, problems)
+    problems.check()
+    lines = ["approvals:", "  amnesty-international:"]
+    for language in LANGUAGES:
+        proof = proof_of(campaign, letters[language]).id
+        lines.append(f"    {language}: {{proof: {proof}, date: 2020-03-30, by: test}}")
+    (root / "letters" / "every-language" / "approvals.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """The campaign built once, in this process."""
+    from coalition.pipeline import build
+
+    root = tmp_path_factory.mktemp("every-language")
+    write_project(root)
+    approve_everything(root)
+    build("every-language", root=root, out=root / "out", jobs=1, cache=False)
+    return root / "out" / "every-language"
+
+
+def letter_pdf(built: Path, language: str) -> Path:
+    return built / f"official-{language.lower()}" / f"every-language-official-{language.lower()}-{language}.pdf"
+
+
+def lines_of(page) -> list[tuple[float, float, str]]:
+    """Each text line of a page as (left, right, text), from pypdfium2's character boxes."""
+    text_page = page.get_textpage()
+    rows: dict[int, list[tuple[float, float, str]]] = {}
+    for index in range(text_page.count_chars()):
+        char = text_page.get_text_range(index, 1)
+        if not char.strip() or char in ISOLATES:
+            continue
+        left, bottom, right, top = text_page.get_charbox(index)
+        if right - left <= 0:
+            continue
+        x, y = ctypes.c_double(), ctypes.c_double()
+        pdfium_c.FPDFText_GetCharOrigin(text_page, index, x, y)
+        baseline = y.value
+        rows.setdefault(round(baseline / 4), []).append((left, right, char))
+    return [(min(box[0] for box in row), max(box[1] for box in row), "".join(box[2] for box in row))
+            for _, row in sorted(rows.items(), reverse=True)]
+
+
+def compact(text: str) -> str:
+    """Text without white space and isolates, to compare with what a PDF gives back."""
+    return re.sub(r"[\s\u200c\u200d\u2060" + ISOLATES + "]", "", text)
+
+
+def similar(printed: str, written: str) -> bool:
+    """Whether text read back from a PDF is `written`: exactly, or for Devanagari (whose conjuncts and vowel signs
+    come back from the PDF as other code points, a limit of WeasyPrint's ToUnicode maps) nearly."""
+    printed, written = compact(printed), compact(written)
+    if printed == written:
+        return True
+    return bool(re.search("[\u0900-\u097F]", written)) and difflib.SequenceMatcher(None, printed, written).ratio() > 0.6
+
+
+def contains(text: str, written: str) -> bool:
+    """Whether `written` is in `text` read back from a PDF (nearly, for Devanagari: see similar)."""
+    text, written = compact(text), compact(written)
+    if written in text:
+        return True
+    size = len(written)
+    return bool(re.search("[\u0900-\u097F]", written)) and any(
+        similar(text[start:start + size], written) for start in range(0, max(1, len(text) - size + 1)))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_letter_runs_in_its_direction(built, language):
+    """Every line of the body starts at the margin where the language starts its lines: right to left at the
+    right margin (and not at the left), left to right at the left one; so does the salutation."""
+    document = pypdfium2.PdfDocument(letter_pdf(built, language))
+    page = document[0]
+    left_margin, right_margin = 25 / 25.4 * 72, page.get_width() - 22 / 25.4 * 72
+    lines = lines_of(page)
+    salutation = compact(LETTERS[language]["salutation"])
+    closing = compact(LETTERS[language]["closing"])
+    first = next(index for index, line in enumerate(lines) if similar(line[2], salutation))
+    last = next(index for index, line in enumerate(lines) if index > first and contains(closing, line[2]))
+    body = [line for line in lines[first:last] if len(line[2]) >= 4]  # not a raised footnote call alone
+    assert len(body) >= 3, body
+    rtl = is_right_to_left(language)
+    for left, right, text in body:
+        at_start = abs(right - right_margin) < 6 if rtl else abs(left - left_margin) < 6
+        assert at_start, (language, left, right, text, left_margin, right_margin)
+    salutation_left, salutation_right, _ = lines[first]
+    at_end = abs(salutation_left - left_margin) < 6 if rtl else abs(salutation_right - right_margin) < 6
+    assert not at_end
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_only_the_projects_fonts_are_embedded_and_every_glyph_is_real(built, language):
+    reader = PdfReader(letter_pdf(built, language))
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            name = str(font["/BaseFont"]).split("+")[-1]
+            assert name.startswith(("Letter-Serif", "Letter-Sans", "Fallback-Noto-")), name
+            descendant = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+            descriptor = descendant["/FontDescriptor"].get_object()
+            assert "/FontFile2" in descriptor or "/FontFile3" in descriptor, name
+        # every font is Identity-H: a text string is glyph IDs, four hex digits each; glyph 0 is .notdef
+        content = page.get_contents().get_data().decode("latin-1")
+        glyphs = [run[index:index + 4] for run in re.findall(r"<([0-9a-fA-F]+)>", content)
+                  for index in range(0, len(run), 4)]
+        assert glyphs and "0000" not in glyphs
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_url_and_the_date_are_printed_whole(built, language):
+    document = pypdfium2.PdfDocument(letter_pdf(built, language))
+    text = "".join(document[index].get_textpage().get_text_range() for index in range(len(document)))
+    squashed = re.sub(r"[\s\u2011\u00ad" + ISOLATES + "]", "", text)
+    assert URL in squashed
+    date = long_date(datetime.date.fromisoformat(DATE), language)
+    assert contains(squashed, date), date
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_cover_email_is_in_the_language(built, language):
+    strings = yaml.safe_load((REPO / "styles/base/style.yaml").read_text(encoding="utf-8"))["strings"][language]
+    path = next((built / f"official-{language.lower()}").glob("*.eml"))
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    body = message.get_body(("plain",)).get_content()
+    assert message["Subject"] == LETTERS[language]["subject"]
+    assert LETTERS[language]["salutation"] in body
+    assert strings["cover_thanks"] in body
+    assert strings["cover_signatories"] in body
+    assert "organisation" not in body or language in ("en", "fr")
+
+
+def test_plurals_follow_cldr():
+    from coalition.cover import Words
+
+    class Campaign:  # only what Words reads
+        class style:
+            strings = yaml.safe_load((REPO / "styles/base/style.yaml").read_text(encoding="utf-8"))["strings"]
+            folders = (REPO / "styles/base",)
+
+    russian = Words(Campaign, "ru")
+    assert [russian.plural("organisations", count) for count in (1, 21, 22, 25, 111)] == [
+        "1 организации", "21 организации", "22 организаций", "25 организаций", "111 организаций"]
+    arabic = Words(Campaign, "ar")
+    assert arabic.plural("organisations", 2) == "منظمتين" and arabic.plural("organisations", 5) == "5 منظمات"
+    for language, strings in Campaign.style.strings.items():
+        for name, value in strings.items():
+            if isinstance(value, dict):
+                needed = {plural_category(language, count) for count in range(0, 200)}
+                assert needed <= set(value), (language, name, needed - set(value))
