@@ -13,7 +13,7 @@ from . import fonts, sandbox
 from .cache import PdfCache
 from .errors import Problems
 from .compose import LRI, PDI, typeset
-from .languages import direction, is_right_to_left, justified, language_name, letter_spacing_allowed, long_date
+from .languages import direction, fill, is_right_to_left, justified, language_name, letter_spacing_allowed, long_date
 from .model import Campaign, Letter, PdfResult, Recipient, RenderedLetter
 
 ADDRESS_TEMPLATE = "address.html.j2"
@@ -33,6 +33,7 @@ class Page:
     subject: str
     place: str
     date: str
+    dateline: str  # place and date joined as the language writes them ('Brussels, 31 March 2020', '布鲁塞尔，…')
     recipient_name: str
     recipient_title: str | None
     address: tuple[str, ...]
@@ -106,6 +107,8 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof:
         subject=shown(campaign.subject.get(language)),
         place=shown(campaign.place.get(language)),
         date=letter_date(campaign, language),
+        dateline=fill(plain_strings(campaign.style.strings.get(language, {})).get("dateline", "{place}, {date}"),
+                      {"place": shown(campaign.place.get(language)), "date": letter_date(campaign, language)}),
         recipient_name=shown(recipient.name.get(language)),
         recipient_title=shown(recipient.title.get(language)) if recipient.title else None,
         address=tuple(shown(line.get(language)) for line in recipient.address),

@@ -8,7 +8,6 @@ import datetime
 import difflib
 import email
 import re
-import shutil
 from email import policy
 from pathlib import Path
 
@@ -18,67 +17,13 @@ import pytest
 import yaml
 from pypdf import PdfReader
 
-from coalition.errors import Problems
 from coalition.languages import is_right_to_left, long_date, plural_category
 from helpers import REPO
+from languages.project import DATE, LETTERS, URL, approve_everything, write_project
 
-LETTERS = yaml.safe_load((Path(__file__).parent / "languages" / "letters.yaml").read_text(encoding="utf-8"))
+
 LANGUAGES = list(LETTERS)
-DATE = "2020-03-31"
-URL = "https://www.un.org/ga/search/viewm_doc.asp?symbol=A/RES/70/175"
 ISOLATES = "\u2066\u2067\u2068\u2069"
-
-
-def quoted(text: str) -> str:
-    """A YAML double-quoted scalar."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def write_project(root: Path) -> None:
-    """A project with one campaign in every language, one e-mail recipient per language, one signatory."""
-    shutil.copytree(REPO / "styles", root / "styles")
-    (root / "signatories").mkdir(parents=True)
-    shutil.copy(REPO / "signatories" / "amnesty-international.yaml", root / "signatories")
-    folder = root / "letters" / "every-language"
-    folder.mkdir(parents=True)
-    (root / "letters" / "references.yaml").write_text(
-        "references:\n  mandela-rules:\n    title: \"Nelson Mandela Rules, A/RES/70/175\"\n"
-        f"    url: {URL}\n", encoding="utf-8")
-    lines = ["subject:", *(f"  {language}: {quoted(LETTERS[language]['subject'])}" for language in LANGUAGES),
-             "place:", *(f"  {language}: {quoted(LETTERS[language]['place'])}" for language in LANGUAGES),
-             f"date: {DATE}", "style: coalition", f"languages: [{', '.join(LANGUAGES)}]",
-             "closing:", *(f"  {language}: {quoted(LETTERS[language]['closing'])}" for language in LANGUAGES),
-             "signatories: [amnesty-international]",
-             "sender: {name: Coalition coordinator, email: coordinator@example.org}", "recipients:"]
-    for language in LANGUAGES:
-        lines += [f"  - id: official-{language.lower()}", "    name: Sadyr Japarov",
-                  f"    salutation: {{{language}: {quoted(LETTERS[language]['salutation'])}}}",
-                  f"    languages: [{language}]", "    email: [office@president.example.org]", "    channel: email"]
-    (folder / "campaign.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    for language in LANGUAGES:
-        front = "" if language == LANGUAGES[0] else "---\ntranslated_from: en\ntranslator: test\nreviewed: true\n---\n"
-        body = front + LETTERS[language]["body"] + "\n[^1]: [@mandela-rules]\n"
-        (folder / f"letter.{language}.md").write_text(body, encoding="utf-8")
-
-
-def approve_everything(root: Path) -> None:
-    """Record every translation as current and the organisation's approval of every proof."""
-    from coalition.compose import compose_letters
-    from coalition.load import load_campaign
-    from coalition.proof import proof_of
-    from coalition.translation import record_fingerprints
-
-    for language in LANGUAGES[1:]:
-        record_fingerprints(root, "every-language", language)
-    problems = Problems(root)
-    campaign = load_campaign(root, "every-language", problems)
-    letters = compose_letters(campaign, problems)
-    problems.check()
-    lines = ["approvals:", "  amnesty-international:"]
-    for language in LANGUAGES:
-        proof = proof_of(campaign, letters[language]).id
-        lines.append(f"    {language}: {{proof: {proof}, date: 2020-03-30, by: test}}")
-    (root / "letters" / "every-language" / "approvals.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
