@@ -26,29 +26,48 @@ FONT_SIZE = re.compile(r"(?:^|\s)(?:[\d.]+(?:pt|px|mm|cm|in|em|rem|ex|%)|x*-?(?:
 
 
 @functools.lru_cache(maxsize=64)
-def _read(path: Path, index: int) -> tuple[str, int, bool, frozenset[int]]:
-    """A face's family name, weight, italic flag and character map."""
+def _describe(path: Path, index: int) -> tuple[str, int, bool]:
+    """A face's family name, weight and italic flag (its character map is read only when needed)."""
     from fontTools.ttLib import TTFont
 
     with TTFont(path, fontNumber=index if path.suffix == ".ttc" else -1, lazy=True) as font:
         family = font["name"].getDebugName(16) or font["name"].getDebugName(1) or path.stem
         weight = font["OS/2"].usWeightClass if "OS/2" in font else 400
         italic = bool(font["head"].macStyle & 0b10) or ("OS/2" in font and bool(font["OS/2"].fsSelection & 1))
-        return family, weight, italic, frozenset(font.getBestCmap() or {})
+        return family, weight, italic
+
+
+@functools.lru_cache(maxsize=64)
+def _characters(path: Path, index: int) -> frozenset[int]:
+    """A face's character map."""
+    from fontTools.ttLib import TTFont
+
+    with TTFont(path, fontNumber=index if path.suffix == ".ttc" else -1, lazy=True) as font:
+        return frozenset(font.getBestCmap() or {})
 
 
 def face(family: str | None, path: Path, index: int) -> FontFace:
     """The face `index` of the font file at `path`, serving `family`, or (None) a fallback family named after the
-    font's own (raises on an unreadable font)."""
-    own_family, weight, italic, _ = _read(path, index)
+    file (raises on an unreadable font of a named family; a fallback is opened only when it is needed)."""
     if family is None:
-        return FontFace(FALLBACK_PREFIX + re.sub(r"[^A-Za-z0-9 ]", "", own_family), path, index, weight, italic, True)
+        # named after its file (NotoNaskhArabic-Bold.ttf: "Fallback NotoNaskhArabic"), so that its weights form
+        # one family without opening it: most letters never need a fallback font, and opening a .woff2 is slow
+        return FontFace(FALLBACK_PREFIX + path.name.split("-")[0].split(".")[0], path, index, 0, False, True)
+    _, weight, italic = _describe(path, index)
     return FontFace(family, path, index, weight, italic)
+
+
+def shape(font: FontFace) -> tuple[int, bool]:
+    """The face's weight and slant, read from the font where the loader left them to be read when needed."""
+    if font.weight:
+        return font.weight, font.italic
+    _, weight, italic = _describe(font.path, font.index)
+    return weight, italic
 
 
 def characters(font: FontFace) -> frozenset[int]:
     """Every code point the face can draw."""
-    return _read(font.path, font.index)[3]
+    return _characters(font.path, font.index)
 
 
 def coverage(faces: tuple[FontFace, ...]) -> frozenset[int]:
@@ -71,6 +90,8 @@ def font_face_css(faces: tuple[FontFace, ...], printed: frozenset[int] | None = 
     declared = list(own)
     chain = []
     for family, family_faces in fallbacks.items():
+        if printed is not None and not printed - covered:
+            break  # every printed character has its font: the rest are not loaded
         drawn = coverage(tuple(family_faces))
         if printed is None or (drawn & printed) - covered:
             declared += family_faces
@@ -79,8 +100,9 @@ def font_face_css(faces: tuple[FontFace, ...], printed: frozenset[int] | None = 
     rules = []
     for font in declared:
         url = font.path.resolve().as_uri() + (f"#{font.index}" if font.path.suffix == ".ttc" else "")
-        rules.append(f'@font-face {{ font-family: "{font.family}"; src: url("{url}"); font-weight: {font.weight}; '
-                     f'font-style: {"italic" if font.italic else "normal"}; }}')
+        weight, italic = shape(font)
+        rules.append(f'@font-face {{ font-family: "{font.family}"; src: url("{url}"); font-weight: {weight}; '
+                     f'font-style: {"italic" if italic else "normal"}; }}')
     # never empty: a var() that expands to nothing would void every declaration that ends with it
     names = chain or [font.family for font in own[:1]]
     rules.append(f":root {{ {FALLBACK_VARIABLE}: {', '.join(f'{chr(34)}{name}{chr(34)}' for name in names)}; }}")

@@ -84,8 +84,8 @@ class FontFace:
     family: str
     path: Path
     index: int  # the face in a .ttc collection; 0 for a single font
-    weight: int  # 100-900, read from the font
-    italic: bool  # read from the font
+    weight: int  # 100-900, read from the font; 0 for a fallback font, read when it is first needed
+    italic: bool  # read from the font (see weight)
     fallback: bool = False  # one of the fallback fonts every family's CSS ends with (var(--fallback-fonts))
 
 

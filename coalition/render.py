@@ -256,6 +256,12 @@ class Renderer:
         for message in result.warnings:
             if not any(url in message for url in result.refused):
                 self.problems.add(style.folder / "style.yaml", 0, f"rendering problem: {message}")
+        from .checks.glyphs import foreign_fonts
+
+        for name in foreign_fonts(result.pdf, style):
+            self.problems.add(style.folder / "style.yaml", 0, f"WeasyPrint drew some text in {name}, a font of this "
+                              "machine's that the style does not ship", "add a font with those characters to "
+                              "'fallback_fonts', and end every font-family with var(--fallback-fonts)")
 
     def render_all(self, jobs: list[tuple[Letter, Recipient, str | None]]) -> list[RenderedLetter]:
         """The PDF of each (letter, recipient, proof ID or None); those whose HTML failed are left out."""

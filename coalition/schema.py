@@ -472,7 +472,9 @@ STYLE = Record(
           "name another family: every character is drawn by a font the project ships", required=False),
     Field("fallback_fonts", FONT_LIST,
           "font files added after every family's own, in order, for the characters those lack (other scripts: "
-          "Arabic, Hebrew, Devanagari, CJK); a style's own come before its parent's", required=False, default=()),
+          "Arabic, Hebrew, Devanagari, CJK); a style's own come before its parent's. Files whose names share the "
+          "part before '-' are one family (NotoNaskhArabic-Regular.ttf, NotoNaskhArabic-Bold.ttf)",
+          required=False, default=()),
     Field("strings", MappingOf(Language(), MappingOf(Text(pattern=STRING_NAME, hint="use a-z, digits and '_'"),
                                                      STRING)),
           "per language, the words the templates print themselves (e.g. 'via_email: \"Via email:\"'), merged over "

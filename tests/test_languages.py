@@ -23,6 +23,10 @@ from languages.project import DATE, LETTERS, URL, approve_everything, write_proj
 
 
 LANGUAGES = list(LETTERS)
+BASE = yaml.safe_load((REPO / "styles/base/style.yaml").read_text(encoding="utf-8"))
+# the names WeasyPrint gives the fonts it embeds: the CSS family, spaces as hyphens
+SHIPPED_FAMILIES = tuple(family.replace(" ", "-") for family in BASE["fonts"]) + tuple(
+    "Fallback-" + Path(name).name.split("-")[0] for name in BASE["fallback_fonts"])
 ISOLATES = "\u2066\u2067\u2068\u2069"
 
 
@@ -115,7 +119,7 @@ def test_only_the_projects_fonts_are_embedded_and_every_glyph_is_real(built, lan
         for font in page["/Resources"]["/Font"].values():
             font = font.get_object()
             name = str(font["/BaseFont"]).split("+")[-1]
-            assert name.startswith(("Letter-Serif", "Letter-Sans", "Fallback-Noto-")), name
+            assert name.startswith(SHIPPED_FAMILIES), name
             descendant = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
             descriptor = descendant["/FontDescriptor"].get_object()
             assert "/FontFile2" in descriptor or "/FontFile3" in descriptor, name
@@ -167,3 +171,21 @@ def test_plurals_follow_cldr():
             if isinstance(value, dict):
                 needed = {plural_category(language, count) for count in range(0, 200)}
                 assert needed <= set(value), (language, name, needed - set(value))
+
+
+def test_a_font_of_the_machines_in_a_pdf_stops_the_build(tmp_path, monkeypatch):
+    """Behind the glyph check, the build reads the embedded fonts back: without the CJK fallback (and with the
+    check switched off) WeasyPrint would draw Chinese in a system font, and the build refuses."""
+    import coalition.pipeline as pipeline
+    from coalition.errors import DataError
+
+    write_project(tmp_path, ["en", "zh-Hans"])
+    style = tmp_path / "styles/base/style.yaml"
+    style.write_text(style.read_text(encoding="utf-8").replace("  - fonts/NotoSerifCJKsc-Regular.woff2\n", ""),
+                     encoding="utf-8")
+    approve_everything(tmp_path)
+    monkeypatch.setattr(pipeline, "check_glyphs", lambda *arguments: None)
+    with pytest.raises(DataError) as error:
+        pipeline.build("every-language", root=tmp_path, out=tmp_path / "out", jobs=1, cache=False)
+    assert "a font of this machine's that the style does not ship" in str(error.value)
+    assert not (tmp_path / "out" / "every-language").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import fonts
 from ..errors import Problems
-from ..model import Campaign
+from ..model import Campaign, Style
 
 # Unicode's Default_Ignorable_Code_Point: drawn as nothing, whatever the font (bidi marks and isolates, joiners,
 # variation selectors, the soft hyphen).
@@ -96,16 +96,20 @@ def check_glyphs(campaign: Campaign, letters: dict, problems: Problems) -> None:
                 without_fallback.add(family)  # where it is named without var(--fallback-fonts), it stands alone
     used = [family for family in families if family in named] or list(families)
     fallback = tuple(face for face in style.fonts if face.fallback)
-    coverage = {family: fonts.coverage(tuple(face for face in style.fonts if face.family == family)
-                                       + (() if family in without_fallback else fallback))
-                for family in used}
+    own = {family: fonts.coverage(tuple(face for face in style.fonts if face.family == family)) for family in used}
+
+    def drawable(char: str, family: str) -> bool:
+        # the fallback fonts' character maps are read only for a character the family's own fonts lack
+        return ord(char) in own[family] or (family not in without_fallback
+                                            and any(ord(char) in fonts.characters(face) for face in fallback))
+
     missing: dict[tuple[Path, int], dict[str, None]] = {}
     lacking: set[str] = set()
     for text, files in printed_texts(campaign, letters):
         for char in dict.fromkeys(text):
             if not drawn(char):
                 continue
-            short = [family for family in used if ord(char) not in coverage[family]]
+            short = [family for family in used if not drawable(char, family)]
             if short:
                 lacking.update(short)
                 missing.setdefault(where_written(char, text, files, campaign), {})[char] = None
@@ -115,3 +119,20 @@ def check_glyphs(campaign: Campaign, letters: dict, problems: Problems) -> None:
         problems.add(path, line, f"{listed} cannot be drawn by the fonts of style {style.id!r}{families_hint}",
                      "replace the character, or add a font that has it to the style's 'fonts' or 'fallback_fonts' "
                      "(and end each font-family with var(--fallback-fonts))")
+
+
+def foreign_fonts(pdf: bytes, style: Style) -> list[str]:
+    """The fonts embedded in a rendered PDF that the style does not ship (WeasyPrint's silent fallback to the
+    machine's fonts), by name; the PDF names each font after its CSS family, spaces as hyphens."""
+    import io
+
+    from pypdf import PdfReader
+
+    shipped = tuple(family.replace(" ", "-") for family in dict.fromkeys(face.family for face in style.fonts))
+    found = []
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in (page.get("/Resources", {}).get("/Font") or {}).values():
+            name = str(font.get_object().get("/BaseFont", "")).lstrip("/").split("+")[-1]
+            if name and not name.startswith(shipped) and name not in found:
+                found.append(name)
+    return found
