@@ -189,3 +189,34 @@ def test_a_font_of_the_machines_in_a_pdf_stops_the_build(tmp_path, monkeypatch):
         pipeline.build("every-language", root=tmp_path, out=tmp_path / "out", jobs=1, cache=False)
     assert "a font of this machine's that the style does not ship" in str(error.value)
     assert not (tmp_path / "out" / "every-language").exists()
+
+
+def test_review_emails_are_written_in_the_campaigns_first_language(cli, tmp_path):
+    write_project(tmp_path, ["ru", "en"])
+    result = cli("proof", "every-language", "--root", tmp_path, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    strings = BASE["strings"]["ru"]
+    review = next((tmp_path / "out").rglob("*.eml"))
+    message = email.message_from_bytes(review.read_bytes(), policy=policy.default)
+    body = message.get_body(("plain",)).get_content()
+    assert message["Subject"].startswith("На согласование: Дело Азимжана Аскарова")
+    assert strings["review_how"] in body and strings["review_pending"] in body
+    assert "английский" in body and "русский" in body  # the proofs' languages, named in Russian
+
+
+def test_the_address_page_of_a_right_to_left_reader_runs_right_to_left(tmp_path):
+    from coalition.pipeline import build
+
+    write_project(tmp_path, ["ar"])
+    campaign = tmp_path / "letters/every-language/campaign.yaml"
+    campaign.write_text(campaign.read_text(encoding="utf-8") + (
+        "  - id: embassy\n    name: سفارة جمهورية قيرغيزستان\n    address: [\"شارع النيل 12\", \"القاهرة\"]\n"
+        "    salutation: {ar: \"سعادة السفير،\"}\n    languages: [ar]\n    channel: post\n"), encoding="utf-8")
+    approve_everything(tmp_path)
+    build("every-language", root=tmp_path, out=tmp_path / "out", jobs=1, cache=False)
+    page = pypdfium2.PdfDocument(next((tmp_path / "out").rglob("*-address-page.pdf")))[0]
+    lines = [line for line in lines_of(page) if len(line[2]) > 4]
+    window_right = (20 + 85) / 25.4 * 72
+    address = [line for line in lines if any(part in line[2] for part in ("سفارة", "النيل", "القاهرة"))]
+    assert len(address) == 3, lines
+    assert all(abs(right - window_right) < 6 for _, right, _ in address), address
