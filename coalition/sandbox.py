@@ -3,6 +3,7 @@ files inside their own folders (symlinks resolved), and a failure is reported at
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -39,8 +40,10 @@ class ConfinedLoader(jinja2.BaseLoader):
         raise jinja2.TemplateNotFound(template)
 
 
+@functools.lru_cache(maxsize=16)
 def environment(folders: tuple[Path, ...], html: bool) -> ImmutableSandboxedEnvironment:
-    """A sandboxed environment over `folders` (the first that has a template wins); HTML is autoescaped."""
+    """A sandboxed environment over `folders` (the first that has a template wins); HTML is autoescaped. One per
+    set of folders, so that each template is compiled once (a changed file is reloaded: see get_source)."""
     sandbox = ImmutableSandboxedEnvironment(loader=ConfinedLoader(folders), autoescape=html,
                                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     sandbox.globals = {"range": range}  # no cycler, joiner, namespace or lipsum: nothing a letter needs

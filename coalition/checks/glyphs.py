@@ -22,6 +22,9 @@ DEFAULT_IGNORABLE = frozenset((0x00AD, 0x034F, 0x061C, 0x115F, 0x1160, 0x17B4, 0
                                *range(0xE0000, 0xE1000)))
 
 
+EMAIL_STRINGS = ("cover_", "review_", "organisations")
+
+
 def drawn(char: str) -> bool:
     """Whether a character needs a glyph: not white space, not a control or default-ignorable character."""
     return not char.isspace() and ord(char) not in DEFAULT_IGNORABLE and unicodedata.category(char) != "Cc"
@@ -48,7 +51,9 @@ def printed_texts(campaign: Campaign, letters: dict) -> list[tuple[str, tuple[Pa
                 if isinstance(value, str) and name not in ("body", "lang", "dir", "created", "author"):
                     texts.append((value, (campaign_file,)))
             texts += [(value, (campaign_file,)) for value in (*page.address, *page.email, *page.copies)]
-            texts += [(value, style_files) for value in page.strings.values()]
+            # the e-mails' words are not printed in a PDF: no font needs them
+            texts += [(value, style_files) for name, value in page.strings.items()
+                      if not name.startswith(EMAIL_STRINGS)]
             for signatory, (name, qualifier) in zip(campaign.signatories, page.signatories):
                 texts += [(part, (signatory.source,)) for part in (name, qualifier) if part]
     return texts
