@@ -41,6 +41,9 @@ TRAILING = ".,:;!?-،؛"
 # the end).
 FRENCH_SPACE = re.compile(r"(?<=[^\s\u202f\u00a0])[ \u00a0]?([;:!?»])(?=\s|$|[)\].,»])")
 FRENCH_GUILLEMET = re.compile(r"«[ \u00a0]?(?=\S)")
+# Korean breaks lines between words, not between syllables (CSS word-break: keep-all, which WeasyPrint 70 lacks):
+# a word joiner between the syllables of a word.
+HANGUL_PAIR = re.compile(r"(?<=[\uAC00-\uD7A3])(?=[\uAC00-\uD7A3])")
 
 
 def isolate(text: str, language: str) -> str:
@@ -58,6 +61,8 @@ def typeset(text: str, language: str) -> str:
     """Plain text as it is printed in `language`: its punctuation spacing, other-direction runs isolated."""
     if locale(language).language == "fr":
         text = FRENCH_GUILLEMET.sub("«\u202f", FRENCH_SPACE.sub("\u202f\\1", text))
+    elif locale(language).language == "ko":
+        text = HANGUL_PAIR.sub("\u2060", text)
     return isolate(text, language)
 
 
