@@ -145,6 +145,13 @@ def load_style(root: Path, style_id: str, campaign: YamlDocument, languages: tup
         if values["template"] and not (folder / values["template"]).is_file():
             problems.add(document.path, document.line(("template",)), f"{values['template']!r} is listed but "
                          f"missing from styles/{folder.name}/", "add the file or remove it from style.yaml")
+    for folder, values, document in chain:
+        for language, entries in values["strings"].items():
+            for name, value in entries.items():
+                if isinstance(value, dict) and "other" not in value:
+                    problems.add(document.path, document.line(("strings", language, name)), f"string {name!r} in "
+                                 f"{language!r} has plural forms but no 'other', the form CLDR uses for every "
+                                 "count the others do not cover", "add 'other:'")
     for language in languages:
         if language not in strings:
             problems.add(campaign.path, campaign.line(("languages",)), f"style {style_id!r} has no strings for "

@@ -84,7 +84,8 @@ def test_a_symlinked_include_to_a_file_outside_is_refused(cli, hostile, tmp_path
     assert "notes.html.j2" in result.stderr and "outside the style's and campaign's folders" in result.stderr
 
 
-@pytest.mark.parametrize("name", ["../../letters/march-2020/campaign.yaml", "/etc/passwd", "fonts/../../../letters/references.yaml"])
+@pytest.mark.parametrize("name", ["../../letters/march-2020/campaign.yaml", "/etc/passwd",
+                                  "fonts/../../../letters/references.yaml"])
 def test_an_include_by_path_out_of_the_chain_is_refused(name, cli, hostile, tmp_path):
     template = hostile / "styles/coalition/letter.html.j2"
     edit(template, '<p class="subject">', f'{{% include "{name}" %}}\n  <p class="subject">')

@@ -81,3 +81,12 @@ def test_a_style_extending_itself_is_refused(cli, project):
     edit(project / "styles/base/style.yaml", "name: Base\n", "name: Base\nextends: coalition\n")
     result = cli("check", "march-2020", "--root", project)
     assert result.exit_code == 1 and "extends itself" in result.stderr
+
+
+def test_a_plural_string_without_its_other_form_is_refused(cli, project):
+    edit(project / "styles/base/style.yaml",
+         'organisations: {one: "{count} organisation", other: "{count} organisations"}',
+         'organisations: {one: "{count} organisation"}')
+    result = cli("check", "march-2020", "--root", project)
+    assert result.exit_code == 1
+    assert "string 'organisations' in 'en' has plural forms but no 'other'" in result.stderr
