@@ -64,7 +64,7 @@ def letter_spacing_allowed(language: str) -> bool:
 
 
 def long_date(date: datetime.date, language: str, locale_name: str | None = None) -> str:
-    """A date as written in the language (CLDR long form: '31 March 2020', '31 марта 2020 г.', '2020年3月31日')."""
+    """A date as the language writes it (CLDR long form: '31 March 2020', '31 марта 2020 г.', '2020年3月31日')."""
     return format_date(date, "long", locale=Locale.parse(locale_name) if locale_name else locale(language))
 
 

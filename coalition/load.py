@@ -129,8 +129,8 @@ def load_style(root: Path, style_id: str, campaign: YamlDocument, languages: tup
     for folder, values, document in reversed(chain):  # the base first: its CSS first, its strings overridden
         stylesheets += [folder / name for name in values["stylesheets"]]
         for family, files in (values["fonts"] or {}).items():
-            family_faces += [face for position, entry in enumerate(files)
-                             if (face := load_font(folder, family, entry, document, ("fonts", family, position), problems))]
+            family_faces += [face for position, entry in enumerate(files) if (face := load_font(
+                folder, family, entry, document, ("fonts", family, position), problems))]
         for language, entries in values["strings"].items():
             strings.setdefault(language, {}).update(entries)
     for folder, values, document in chain:  # the style's own fallbacks first: they are its choice
