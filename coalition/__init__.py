@@ -1,6 +1,6 @@
 """Coalition letters: a document-assembly pipeline for joint letters of several organisations.
 
-load → compose → render → bundle: see coalition.pipeline.build.
+load → compose → render → bundle → send: see coalition.usecases.
 """
 
 from .errors import CoalitionError, DataError, Problem

@@ -19,15 +19,17 @@ from .model import PdfResult
 class PdfCache:
     """PDFs by key under one folder (out/.cache by default)."""
 
-    def __init__(self, folder: Path, style_folder: Path, options: dict):
+    def __init__(self, folder: Path, style_folders: tuple[Path, ...], options: dict):
         self.folder = folder
         for shard in (folder.iterdir() if folder.is_dir() else ()):
             remove_stale_temporaries(shard)
         salt = hashlib.sha256()
         salt.update(f"weasyprint {version('weasyprint')}\0{json.dumps(options, sort_keys=True)}\0".encode())
-        for path in sorted(style_folder.rglob("*")):
-            if path.is_file():
-                salt.update(str(path.relative_to(style_folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+        for style_folder in style_folders:  # the style and every style it extends
+            for path in sorted(style_folder.rglob("*")):
+                if path.is_file():
+                    salt.update(str(path.relative_to(style_folder.parent)).encode() + b"\0" + path.read_bytes()
+                                + b"\0")
         self.salt = salt.digest()
 
     def key(self, html: str) -> str:

@@ -86,6 +86,22 @@ def build(campaign, root, out, drop_pending, jobs, no_cache, pdf_variant, quiet,
 
 @main.command()
 @CAMPAIGN
+@click.option("--languages", required=True, help="The letter's languages, the original first: en,ru,ky.")
+@click.option("--style", default="coalition", show_default=True, help="The letterhead: a folder under styles/.")
+@ROOT
+@report_errors
+def new(campaign, languages, style, root):
+    """Start CAMPAIGN: a commented letters/CAMPAIGN/campaign.yaml and one letter file per language."""
+    from .scaffold import new_campaign
+
+    written = new_campaign(root, campaign, tuple(part.strip() for part in languages.split(",") if part.strip()), style)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"Fill in the empty values and the letter, then run: coalition check {campaign}")
+
+
+@main.command()
+@CAMPAIGN
 @ROOT
 @report_errors
 def check(campaign, root):

@@ -19,6 +19,7 @@ from mdit_py_plugins.footnote import footnote_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from .errors import Problems
+from .languages import is_right_to_left, locale
 from .model import Campaign, Letter, LetterSource, Unit
 
 CITATION = re.compile(r"\[@([a-z0-9]+(?:[-.][a-z0-9]+)*)(?:\|(title|url))?\]")
@@ -26,6 +27,44 @@ UNDEFINED_FOOTNOTE = re.compile(r"\[\^([^\]\s]+)\]")
 FOOTNOTE_DEFINITION = re.compile(r" {0,3}\[\^([^\]\s]+)\]:")
 FOOTNOTE_PREFIX = re.compile(r"^ {0,3}\[\^[^\]\s]+\]:\s*")
 ALLOWED_LINK = re.compile(r"(?:https?:|mailto:)", re.IGNORECASE)
+
+# Bidi isolation (WeasyPrint 70 has no unicode-bidi): a left-to-right run inside right-to-left text (a URL, a
+# citation such as A/RES/70/175, a Latin name, an e-mail address) is wrapped in LRI … PDI, and a right-to-left run
+# inside left-to-right text in FSI … PDI, so that no line break reorders it. Both are default-ignorable: no font
+# draws them.
+LRI, FSI, PDI = "\u2066", "\u2068", "\u2069"
+LATIN = "A-Za-z0-9\u00C0-\u024F"
+LTR_RUN = re.compile(rf"[{LATIN}][{LATIN}./:@#%&=?+_~\-]*(?:[ ,]+[{LATIN}][{LATIN}./:@#%&=?+_~\-]*)*")
+RTL_LETTERS = "\u0590-\u08FF\uFB1D-\uFDFF\uFE70-\uFEFC"
+RTL_RUN = re.compile(rf"[{RTL_LETTERS}][{RTL_LETTERS}\s\d.,،؛]*")
+TRAILING = ".,:;!?-،؛"
+# French: a narrow no-break space before ; : ! ? and inside « » (not in URLs or times: only before a space or
+# the end).
+FRENCH_SPACE = re.compile(r"(?<=[^\s\u202f\u00a0])[ \u00a0]?([;:!?»])(?=\s|$|[)\].,»])")
+FRENCH_GUILLEMET = re.compile(r"«[ \u00a0]?(?=\S)")
+# Korean breaks lines between words, not between syllables (CSS word-break: keep-all, which WeasyPrint 70 lacks):
+# a word joiner between the syllables of a word.
+HANGUL_PAIR = re.compile(r"(?<=[\uAC00-\uD7A3])(?=[\uAC00-\uD7A3])")
+
+
+def isolate(text: str, language: str) -> str:
+    """`text` with its runs in the other direction isolated (see LRI above)."""
+    pattern, opening = (LTR_RUN, LRI) if is_right_to_left(language) else (RTL_RUN, FSI)
+
+    def wrap(match: re.Match) -> str:
+        run = match[0].rstrip(TRAILING + " ")
+        return f"{opening}{run}{PDI}{match[0][len(run):]}" if run else match[0]
+
+    return pattern.sub(wrap, text)
+
+
+def typeset(text: str, language: str) -> str:
+    """Plain text as it is printed in `language`: its punctuation spacing, other-direction runs isolated."""
+    if locale(language).language == "fr":
+        text = FRENCH_GUILLEMET.sub("«\u202f", FRENCH_SPACE.sub("\u202f\\1", text))
+    elif locale(language).language == "ko":
+        text = HANGUL_PAIR.sub("\u2060", text)
+    return isolate(text, language)
 
 
 def compose_letters(campaign: Campaign, problems: Problems) -> dict:
@@ -219,7 +258,7 @@ class _Composer:
                 for match in UNDEFINED_FOOTNOTE.finditer(token.content):
                     self.report(self.line, f"footnote [^{match[1]}] is called but not defined",
                                 f"add a line '[^{match[1]}]: …' with the note's text")
-                out.append(escape(token.content, quote=False))
+                out.append(escape(typeset(token.content, self.language), quote=False))
             elif kind == "citation":
                 out.append(self.render_citation(token.meta["key"], token.meta["form"]))
             elif kind == "footnote_ref":
@@ -269,15 +308,16 @@ class _Composer:
             if library is not None and key not in library:  # a broken library or entry is reported already
                 self.report(self.line, f"unknown reference [@{key}]", suggest_reference(key, library))
             return ""
-        title = escape(reference.title.get(self.language), quote=False)
+        title = escape(typeset(reference.title.get(self.language), self.language), quote=False)
         if reference.url is None:
             if form == "url":
                 self.report(self.line, f"reference {key!r} has no url to cite",
                             "add 'url:' to it in letters/references.yaml or cite [@key]")
             return title
         url = escape(reference.url)
+        shown = f"{LRI}{url}{PDI}" if is_right_to_left(self.language) else url
         linked_title = f'<a href="{url}">{title}</a>'
-        linked_url = f'<a class="url" href="{url}">{url}</a>'
+        linked_url = f'<a class="url" href="{url}">{shown}</a>'
         return {"title": linked_title, "url": linked_url, "full": f"{linked_title}: {linked_url}"}[form]
 
     def refuse_html(self, content: str) -> None:

@@ -7,20 +7,22 @@ is really sent. Its Message-ID and MIME boundary derive from its content, so the
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
 
-import jinja2
-from babel import Locale
+from babel.lists import format_list
 
+from . import sandbox
 from .errors import Problems
+from .languages import fill, language_name, locale, long_date, plural_category
 from .model import Campaign, OutputFile, Recipient
-from .render import letter_date
 
-TEMPLATES = Path(__file__).parent / "templates"
+COVER_TEMPLATE = "cover.txt.j2"
+REVIEW_TEMPLATE = "review.txt.j2"
 
 
 @dataclass(frozen=True)
@@ -34,32 +36,136 @@ class Cover:
     organisations: tuple[str, ...]
     attachments: tuple[str, ...]
     languages: tuple[str, ...]  # the attached letters' languages, named in the cover's language
+    language_list: str  # the same as a list in the language's own words ('English, Russian and Kyrgyz')
     closing: str
     sender: str
 
 
-def cover_environment(campaign: Campaign) -> jinja2.Environment:
-    """Cover templates: the campaign's own, else the style's, else the built-in ones (plain text: no escaping)."""
-    folders = [campaign.folder, campaign.style.folder, TEMPLATES]
-    return jinja2.Environment(loader=jinja2.FileSystemLoader([str(folder) for folder in folders]),
-                              autoescape=False, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+@dataclass(frozen=True)
+class ProofLine:
+    """One proof in a review e-mail: its language (named in the e-mail's), ID, file and status."""
+
+    language: str
+    proof: str
+    file: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Review:
+    """What the review template is given, in the campaign's first language."""
+
+    lang: str
+    organisation: str
+    subject: str
+    date: str
+    proofs: tuple[ProofLine, ...]
+    signs_as: str
+    sender: str
+    link: str | None = None  # the organisation's private review page
+
+
+class Words:
+    """The style's strings in one language, for templates: t(name, value=…) and n(name, count, value=…)."""
+
+    def __init__(self, campaign: Campaign, language: str):
+        self.language, self.strings = language, campaign.style.strings.get(language, {})
+        self.source = campaign.style.folders[-1] / "style.yaml"
+
+    def text(self, name: str, /, **values) -> str:
+        """String `name` with its {placeholders} filled in."""
+        entry = self.strings.get(name)
+        if entry is None:
+            raise MissingString(name, self.language)
+        if isinstance(entry, dict):
+            entry = entry.get("other") or next(iter(entry.values()))
+        return fill(entry, values)
+
+    def plural(self, name: str, count: int, /, **values) -> str:
+        """String `name` in its CLDR plural form for `count`, with {count} and the other placeholders filled in."""
+        entry = self.strings.get(name)
+        if entry is None:
+            raise MissingString(name, self.language)
+        forms = entry if isinstance(entry, dict) else {"other": entry}
+        category = plural_category(self.language, count)
+        if category not in forms and "other" not in forms:
+            raise MissingString(f"{name}.{category}", self.language)
+        return fill(forms.get(category) or forms.get("other") or "", {"count": count, **values})
+
+    def functions(self) -> dict[str, Callable]:
+        """The functions templates call."""
+        return {"t": self.text, "n": self.plural}
+
+
+class MissingString(LookupError):
+    """A template asked for a string the style has no entry for in that language."""
+
+    def __init__(self, name: str, language: str):
+        super().__init__(f"no string {name!r} for language {language!r}")
+        self.name, self.language = name, language
+
+
+def template_folders(campaign: Campaign) -> tuple[Path, ...]:
+    """Where e-mail templates may come from: the campaign's folder, then the style chain's."""
+    return (campaign.folder, *campaign.style.folders)
+
+
+def cover_environment(campaign: Campaign):
+    """The sandbox for e-mail templates (plain text: no escaping): the campaign's own, else the style chain's."""
+    return sandbox.environment(template_folders(campaign), html=False)
 
 
 def cover_values(campaign: Campaign, recipient: Recipient, letters: tuple[OutputFile, ...]) -> Cover:
     """The cover's values for `recipient`, in its first language."""
     language = recipient.languages[0]
-    locale = Locale.parse(language)
+    languages = tuple(language_name(letter.language, language) for letter in letters if letter.language)
     return Cover(
         lang=language,
         salutation=recipient.salutation.get(language),
         subject=campaign.subject.get(language),
-        date=letter_date(campaign, language),
+        date=long_date(campaign.date, language, campaign.date_locales.get(language)),
         organisations=tuple(signatory.name.get(language) for signatory in campaign.signatories),
         attachments=tuple(letter.name for letter in letters),
-        languages=tuple(locale.languages.get(letter.language, letter.language) for letter in letters),
+        languages=languages,
+        language_list=format_list(list(languages), locale=locale(language)) if languages else "",
         closing=campaign.closing.get(language),
-        sender=campaign.sender[0],
+        sender=campaign.sender[0] if campaign.sender else "",
     )
+
+
+def render_text(campaign: Campaign, name: str, language: str, values: dict, problems: Problems,
+                blame: tuple[Path, int]) -> str | None:
+    """An e-mail template rendered in the sandbox with the strings of `language`, or None with its problem
+    recorded (a missing string at the style, a missing template at `blame`)."""
+    words = Words(campaign, language)
+    folders = template_folders(campaign)
+    try:
+        return sandbox.render(cover_environment(campaign), name, {**values, **words.functions()}, problems,
+                              folders, blame[0])
+    except MissingString as missing:
+        problems.add(words.source, 0, f"{missing}, needed by {name}",
+                     f"add it under 'strings: {language}:' in the style's style.yaml")
+        return None
+
+
+def check_emails(campaign: Campaign, problems: Problems) -> None:
+    """Every language the e-mails are written in has the strings and templates they need: found by `check`,
+    before anything is rendered."""
+    languages = {recipient.languages[0] for recipient in campaign.recipients if recipient.channel == "email"}
+    if campaign.signatories and campaign.languages:
+        languages.add(campaign.languages[0])  # the review e-mails
+    for language in sorted(languages):
+        for name, kind in ((COVER_TEMPLATE, Cover), (REVIEW_TEMPLATE, Review)):
+            sample = _sample(kind, language)
+            render_text(campaign, name, language, {kind.__name__.lower(): sample}, problems,
+                        (campaign.folder / "campaign.yaml", 0))
+
+
+def _sample(kind: type, language: str):
+    """Values of the right shape to try a template with: two of everything, so that plurals and lists are used."""
+    if kind is Cover:
+        return Cover(language, "-", "-", "-", ("-", "-"), ("-", "-"), ("-", "-"), "-", "-", "-")
+    return Review(language, "-", "-", "-", (ProofLine("-", "-", "-", "-"),) * 2, "-", "-", "-")
 
 
 def message_id(campaign: Campaign, recipient: Recipient, letters: tuple[OutputFile, ...]) -> str:
@@ -72,18 +178,12 @@ def message_id(campaign: Campaign, recipient: Recipient, letters: tuple[OutputFi
 
 
 def cover_email(campaign: Campaign, recipient: Recipient, letters: tuple[OutputFile, ...],
-                environment: jinja2.Environment, problems: Problems) -> bytes | None:
+                environment, problems: Problems) -> bytes | None:
     """The .eml draft for `recipient`, or None with the template's problem recorded."""
     values = cover_values(campaign, recipient, letters)
-    name = f"cover.{values.lang}.txt.j2"
-    try:
-        body = environment.get_template(name).render(cover=values)
-    except jinja2.TemplateNotFound:
-        problems.add(campaign.folder / "campaign.yaml", recipient.line, f"no cover e-mail template for "
-                     f"{values.lang!r}", f"write {name} in the campaign's or the style's folder")
-        return None
-    except jinja2.TemplateError as error:
-        problems.add(campaign.folder / name, getattr(error, "lineno", 0), f"cover template error: {error}")
+    body = render_text(campaign, COVER_TEMPLATE, values.lang, {"cover": values}, problems,
+                       (campaign.folder / "campaign.yaml", recipient.line))
+    if body is None:
         return None
     return draft(campaign, recipient.email, recipient.cc, values.subject, body,
                  [(letter.name, letter.data, "application", "pdf") for letter in letters],
@@ -115,50 +215,58 @@ def draft(campaign: Campaign, to: tuple[str, ...], cc: tuple[str, ...], subject:
 
 def review_emails(campaign: Campaign, proofs: dict, states: dict, rendered, reports: dict, files: list,
                   problems: Problems, links: dict | None = None) -> list[tuple[str, bytes]]:
-    """For each signatory organisation, a draft to its contact with the proofs and the changes since its approval;
-    `states` is (organisation, language) -> ApprovalState, `links` organisation -> its private review link."""
+    """For each signatory organisation, a draft to its contact with the proofs and the changes since its approval,
+    in the campaign's first language; `states` is (organisation, language) -> ApprovalState, `links` organisation
+    -> its private review link."""
     if campaign.sender is None:
         problems.add(campaign.folder / "campaign.yaml", 0, "review e-mails need a sender",
                      "add 'sender:' with the coordinator's name and e-mail address")
         return []
+    language = campaign.languages[0]
+    words = Words(campaign, language)
     by_name = {path: file for path, file, _ in files}
     emails = []
     for signatory in campaign.signatories:
-        lines = [f"Dear colleagues at {signatory.name.get(campaign.languages[0])},", "",
-                 f"Please review the joint letter \"{campaign.subject.get(campaign.languages[0])}\" of "
-                 f"{letter_date(campaign, campaign.languages[0])} before it is sent. The proofs are attached:", ""]
-        attachments = []
-        for item in rendered:
-            current = proofs[item.language]
-            approval = states[(signatory.id, item.language)].approved
-            attachments.append((item.file_name, item.pdf, "application", "pdf"))
-            if approval and approval.proof == current.id:
-                status = f"you approved this proof on {approval.at.date().isoformat()}"
-            elif approval and (approval.proof, current.id) in reports:
-                report = reports[(approval.proof, current.id)]
-                status = f"changed since the proof you approved, {approval.proof}: see {report.split('/')[-1]}.html"
-                attachments.append((f"{report.split('/')[-1]}.html", by_name[f"{report}.html"].data, "text", "html"))
-            elif approval:
-                status = f"changed since the proof you approved, {approval.proof}"
-            else:
-                status = "not yet approved by your organisation"
-            lines.append(f"- {Locale.parse('en').languages.get(item.language, item.language)}: proof {current.id} "
-                         f"({item.file_name}): {status}")
-        qualifier = f", {signatory.qualifier.get(campaign.languages[0])}" if signatory.qualifier else ""
-        link = (links or {}).get(signatory.id)
-        how = (["Review and approve on your organisation's private page (do not forward this link):", link]
-               if link else ["To approve, reply with the proof IDs you approve and the name of the person approving."])
-        lines += ["", f"Your organisation signs as: {signatory.name.get(campaign.languages[0])}{qualifier}.", *how,
-                  "The letter goes out only with the organisations that approved its exact text.", "",
-                  campaign.sender[0]]
-        body = "\n".join(lines) + "\n"
+        attachments, lines = [], []
+        try:
+            for item in rendered:
+                current = proofs[item.language]
+                approval = states[(signatory.id, item.language)].approved
+                attachments.append((item.file_name, item.pdf, "application", "pdf"))
+                if approval and approval.proof == current.id:
+                    status = words.text("review_approved", date=long_date(approval.at.date(), language))
+                elif approval and (approval.proof, current.id) in reports:
+                    report = f"{reports[(approval.proof, current.id)].split('/')[-1]}.html"
+                    status = (f"{words.text('review_changed', proof=approval.proof)} "
+                              f"({words.text('review_report', report=report)})")
+                    attachments.append((report, by_name[f"{reports[(approval.proof, current.id)]}.html"].data,
+                                        "text", "html"))
+                elif approval:
+                    status = words.text("review_changed", proof=approval.proof)
+                else:
+                    status = words.text("review_pending")
+                lines.append(ProofLine(language_name(item.language, language), current.id, item.file_name, status))
+            subject = words.text("review_subject", subject=campaign.subject.get(language),
+                                 proofs=", ".join(proof.id for proof in proofs.values()))
+        except MissingString as missing:
+            problems.add(words.source, 0, f"{missing}, needed by the review e-mails",
+                         f"add it under 'strings: {language}:' in the style's style.yaml")
+            return []
+        name = signatory.name.get(language)
+        qualifier = signatory.qualifier.get(language) if signatory.qualifier else None
+        review = Review(language, name, campaign.subject.get(language),
+                        long_date(campaign.date, language, campaign.date_locales.get(language)), tuple(lines),
+                        f"{name}, {qualifier}" if qualifier else name, campaign.sender[0],
+                        (links or {}).get(signatory.id))
+        body = render_text(campaign, REVIEW_TEMPLATE, language, {"review": review}, problems,
+                           (campaign.folder / "campaign.yaml", 0))
+        if body is None:
+            return []
         digest = hashlib.sha256(body.encode())
-        for name, data, *_ in attachments:
-            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+        for file_name, data, *_ in attachments:
+            digest.update(file_name.encode() + b"\0" + hashlib.sha256(data).digest())
         identifier = (f"<{campaign.id}.review.{signatory.id}.{digest.hexdigest()[:20]}@"
                       f"{campaign.sender[1].rpartition('@')[2]}>")
-        subject = (f"For approval: {campaign.subject.get(campaign.languages[0])} (proofs "
-                   f"{', '.join(proof.id for proof in proofs.values())})")
         emails.append((signatory.id, draft(campaign, (signatory.contact,), (), subject, body, attachments,
                                            identifier)))
     return emails

@@ -9,7 +9,7 @@ from babel import Locale, UnknownLocaleError
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from . import schema
+from . import fonts, schema
 from .errors import CoalitionError, Problems
 from .model import (
     Campaign,
@@ -18,6 +18,7 @@ from .model import (
     Localized,
     Recipient,
     Reference,
+    FontFace,
     Signatory,
     Style,
 )
@@ -111,31 +112,104 @@ def load_signatories(root: Path, ids: tuple, campaign: YamlDocument, problems: P
     return tuple(signatories)
 
 
-def load_style(root: Path, style_id: str, campaign: YamlDocument, languages: tuple, problems: Problems) -> Style:
-    """The letterhead styles/<style_id>/, checked to cover every language of the campaign."""
-    folder = root / "styles" / style_id
-    if not (folder / "style.yaml").is_file():
-        known = sorted(path.parent.name for path in (root / "styles").glob("*/style.yaml"))
-        problems.add(campaign.path, campaign.line(("style",)), f"unknown style {style_id!r}: there is no "
-                     f"styles/{style_id}/style.yaml", f"known styles: {', '.join(known) or 'none'}")
+def load_style(root: Path, style_id: str, campaign: YamlDocument, languages: tuple, problems: Problems) -> Style | None:
+    """The letterhead styles/<style_id>/ with everything it inherits (`extends:`), checked to cover every language
+    of the campaign."""
+    chain = style_chain(root, style_id, campaign, problems)
+    if chain is None:
         return None
-    document = load_yaml(folder / "style.yaml", problems)
-    values = schema.check_record(document, schema.STYLE, problems) if document else None
-    if values is None:
-        return None
-    listed = [(("template",), values["template"])]
-    listed += [(("stylesheets", index), name) for index, name in enumerate(values["stylesheets"])]
-    listed += [(("fonts", index), name) for index, name in enumerate(values["fonts"])]
-    for where, name in listed:
-        if not (folder / name).is_file():
-            problems.add(document.path, document.line(where), f"{name!r} is listed but missing from "
-                         f"styles/{style_id}/", "add the file or remove it from style.yaml")
+    own_folder, own_values, own_document = chain[0]
+    template = next((values["template"] for _, values, _ in chain if values["template"]), None)
+    if template is None:
+        problems.add(own_document.path, 1, f"style {style_id!r} names no template, nor does any style it extends",
+                     "add 'template: letter.html.j2' to its style.yaml")
+    stylesheets: list[Path] = []
+    family_faces: list[FontFace] = []
+    fallback: list[FontFace] = []
+    strings: dict[str, dict] = {}
+    for folder, values, document in reversed(chain):  # the base first: its CSS first, its strings overridden
+        stylesheets += [folder / name for name in values["stylesheets"]]
+        for family, files in (values["fonts"] or {}).items():
+            family_faces += [face for position, entry in enumerate(files) if (face := load_font(
+                folder, family, entry, document, ("fonts", family, position), problems))]
+        for language, entries in values["strings"].items():
+            strings.setdefault(language, {}).update(entries)
+    for folder, values, document in chain:  # the style's own fallbacks first: they are its choice
+        fallback += [face for position, entry in enumerate(values["fallback_fonts"])
+                     if (face := load_font(folder, None, entry, document, ("fallback_fonts", position), problems))]
+    faces = tuple(family_faces) + tuple(fallback)
+    for folder, values, document in chain:
+        for where, name in [(("stylesheets", index), name) for index, name in enumerate(values["stylesheets"])]:
+            if not (folder / name).is_file():
+                problems.add(document.path, document.line(where), f"{name!r} is listed but missing from "
+                             f"styles/{folder.name}/", "add the file or remove it from style.yaml")
+        if values["template"] and not (folder / values["template"]).is_file():
+            problems.add(document.path, document.line(("template",)), f"{values['template']!r} is listed but "
+                         f"missing from styles/{folder.name}/", "add the file or remove it from style.yaml")
+    for folder, values, document in chain:
+        for language, entries in values["strings"].items():
+            for name, value in entries.items():
+                if isinstance(value, dict) and "other" not in value:
+                    problems.add(document.path, document.line(("strings", language, name)), f"string {name!r} in "
+                                 f"{language!r} has plural forms but no 'other', the form CLDR uses for every "
+                                 "count the others do not cover", "add 'other:'")
     for language in languages:
-        if language not in values["strings"]:
+        if language not in strings:
             problems.add(campaign.path, campaign.line(("languages",)), f"style {style_id!r} has no strings for "
-                         f"language {language!r}", f"add 'strings: {language}:' to styles/{style_id}/style.yaml")
-    return Style(style_id, folder, values["name"], values["template"], values["stylesheets"],
-                 tuple(folder / name for name in values["fonts"]), values["strings"])
+                         f"language {language!r}", f"add 'strings: {language}:' to styles/{style_id}/style.yaml "
+                         "or to the style it extends")
+    return Style(style_id, own_folder, own_values["name"], template or "", tuple(stylesheets), faces, strings,
+                 tuple(folder for folder, _, _ in chain))
+
+
+MAX_STYLE_DEPTH = 8
+
+
+def style_chain(root: Path, style_id: str, campaign: YamlDocument, problems: Problems) -> list | None:
+    """(folder, values, document) of the style and each style it extends, the style's own first; None (with the
+    problem recorded) when one of them is missing or broken, or the chain loops."""
+    chain: list = []
+    where: tuple[YamlDocument | None, tuple] = (campaign, ("style",))
+    current: str | None = style_id
+    while current is not None:
+        folder = root / "styles" / current
+        document, path = where
+        assert document is not None  # a document that failed to load ends the chain below
+        if not (folder / "style.yaml").is_file():
+            known = sorted(item.parent.name for item in (root / "styles").glob("*/style.yaml"))
+            problems.add(document.path, document.line(path), f"unknown style {current!r}: there is no "
+                         f"styles/{current}/style.yaml", f"known styles: {', '.join(known) or 'none'}")
+            return None
+        if any(item[0] == folder for item in chain) or len(chain) >= MAX_STYLE_DEPTH:
+            problems.add(document.path, document.line(path), f"style {current!r} extends itself (through "
+                         f"{' → '.join(item[0].name for item in chain)})", "remove one of the 'extends:' lines")
+            return None
+        style_document = load_yaml(folder / "style.yaml", problems)
+        values = schema.check_record(style_document, schema.STYLE, problems) if style_document else None
+        if values is None:
+            return None
+        chain.append((folder, values, style_document))
+        current, where = values["extends"], (style_document, ("extends",))
+    return chain
+
+
+def load_font(folder: Path, family: str | None, entry, document: YamlDocument, where: tuple,
+              problems: Problems) -> FontFace | None:
+    """One font of a style: a file name, or a mapping with the file and the face index of a .ttc collection;
+    `family` None for a fallback font, which serves a family named after its own."""
+    name, index = (entry["file"], int(entry["index"])) if isinstance(entry, dict) else (entry, 0)
+    path = folder / name
+    if not path.is_file() or not path.resolve().is_relative_to(folder.resolve()):
+        problems.add(document.path, document.line(where), f"{name!r} is listed but missing from "
+                     f"styles/{folder.name}/", "add the file or remove it from style.yaml")
+        return None
+    try:
+        return fonts.face(family, path, index)
+    except Exception as error:  # fontTools raises many kinds on a damaged or mislabelled file
+        problems.add(document.path, document.line(where), f"{name!r} cannot be read as a font"
+                     + (f" with face {index}" if index else "") + f": {error}",
+                     "use a .ttf, .otf, .woff2 or .ttc font file (and a face index the collection has)")
+        return None
 
 
 def build_recipients(campaign_id: str, entries: tuple, sender: dict | None, campaign: YamlDocument, languages: tuple,

@@ -100,16 +100,42 @@ class LetterSource:
 
 
 @dataclass(frozen=True)
+class FontFace:
+    """One font file (or one face of a .ttc collection) serving a CSS font family."""
+
+    family: str
+    path: Path
+    index: int  # the face in a .ttc collection; 0 for a single font
+    weight: int  # 100-900, read from the font; 0 for a fallback font, read when it is first needed
+    italic: bool  # read from the font (see weight)
+    fallback: bool = False  # one of the fallback fonts every family's CSS ends with (var(--fallback-fonts))
+
+
+@dataclass(frozen=True)
 class Style:
-    """A letterhead: template, stylesheets, fonts and the words it prints itself, per language."""
+    """A letterhead with what it inherits (`extends:`): template, stylesheets, fonts and the words it prints itself.
+
+    Values are resolved along the chain: the style's own first, then its parent's, up to the base style.
+    """
 
     id: str
     folder: Path
     name: str
     template: str
-    stylesheets: tuple[str, ...]
-    fonts: tuple[Path, ...]
-    strings: dict  # language -> {name: text}
+    stylesheets: tuple[Path, ...]  # the chain's CSS files, the base's first, so that a letterhead overrides
+    fonts: tuple[FontFace, ...]  # the families' own faces, then the chain's fallback faces, in order of preference
+    strings: dict  # language -> {name: text, or {CLDR plural category: text}}, the style's own over its parent's
+    chain: tuple[Path, ...] = ()  # the folders of the style and its ancestors, the style's own first
+
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """Every folder a template, stylesheet or font of this style may come from."""
+        return self.chain or (self.folder,)
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The CSS font families the stylesheets may name, in the order declared (not the fallback ones)."""
+        return tuple(dict.fromkeys(face.family for face in self.fonts if not face.fallback))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """WeasyPrint, confined: the only module that imports it, so the command line starts without paying for it.
 
-The URL fetcher serves files from the allowed folders (the campaign's and the style's) and nothing else: no other
+The URL fetcher serves files from the allowed folders (the campaign's and the style chain's) and nothing else: no other
 file, no network. What it refuses, and what WeasyPrint complains of, is reported instead of silently dropped.
 """
 
@@ -63,12 +63,26 @@ class ConfinedURLFetcher(URLFetcher):
         if not any(path.is_relative_to(folder) for folder in self.allowed) or not path.is_file():
             return self.refuse(url)
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if path.suffix == ".ttc" and parts.fragment.isdigit():
+            return URLFetcherResponse(url, collection_face(path, int(parts.fragment)), {"Content-Type": "font/otf"})
         return URLFetcherResponse(path.as_uri(), path.read_bytes(), {"Content-Type": content_type})
 
     def refuse(self, url: str):
         """Record the refusal; WeasyPrint then leaves the resource out."""
         self.refused.append(url)
         raise ValueError(f"refused to fetch {url}: outside the campaign and style folders")
+
+
+def collection_face(path: Path, index: int) -> bytes:
+    """Face `index` of a .ttc font collection as a font file of its own (fontconfig would load every face)."""
+    from io import BytesIO
+
+    from fontTools.ttLib import TTFont
+
+    out = BytesIO()
+    with TTFont(path, fontNumber=index) as font:
+        font.save(out)
+    return out.getvalue()
 
 
 class _Collector(logging.Handler):
@@ -95,15 +109,19 @@ class _Collector(logging.Handler):
 class PdfWriter:
     """Renders HTML to PDF with one style: fonts and stylesheets are loaded once and reused for every letter."""
 
-    def __init__(self, style_folder: Path, stylesheets: tuple[str, ...], allowed: tuple[Path, ...]):
-        self.arguments = (style_folder, stylesheets, allowed)  # to set up the same writer in another process
+    def __init__(self, style_folder: Path, stylesheets: tuple[str | Path, ...], allowed: tuple[Path, ...],
+                 font_css: str = ""):
+        self.arguments = (style_folder, stylesheets, allowed, font_css)  # to set up this writer in another process
         self.base_url = style_folder.resolve().as_uri() + "/"
         self.fetcher = ConfinedURLFetcher((style_folder, *allowed))
         self.font_config = FontConfiguration()
         self.collector = _Collector()
         with self.collector.attached():
-            self.stylesheets = [CSS(filename=str(style_folder / name), url_fetcher=self.fetcher,
-                                    font_config=self.font_config) for name in stylesheets]
+            # the style's @font-face rules (made from style.yaml) first, so that its stylesheets can use them
+            fonts = [CSS(string=font_css, base_url=self.base_url, url_fetcher=self.fetcher,
+                         font_config=self.font_config)] if font_css else []
+            self.stylesheets = fonts + [CSS(filename=str(style_folder / name), url_fetcher=self.fetcher,
+                                            font_config=self.font_config) for name in stylesheets]
             self.stylesheets.append(CSS(string=PIPELINE_CSS.read_text(encoding="utf-8"),
                                         font_config=self.font_config))
         self.slow_subsetting = slow_subsetting()
@@ -229,11 +247,12 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _start_worker(style_folder: Path, stylesheets: tuple[str, ...], allowed: tuple[Path, ...]) -> None:
+def _start_worker(style_folder: Path, stylesheets: tuple[str | Path, ...], allowed: tuple[Path, ...],
+                  font_css: str = "") -> None:
     """Initializer of a fork-server worker: die with the fork server (which exits with the build), set up."""
     global _WORKER
     _die_with_parent(os.getppid())
-    _WORKER = PdfWriter(style_folder, stylesheets, allowed)
+    _WORKER = PdfWriter(style_folder, stylesheets, allowed, font_css)
 
 
 def write_in_worker(html: str, options: dict) -> PdfResult:

@@ -7,96 +7,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
-import pyphen
-from babel import Locale
-from babel.dates import format_date
-from markupsafe import Markup
-
+from . import fonts, sandbox
 from .cache import PdfCache
+from .checks.glyphs import foreign_fonts, printed_texts
 from .errors import Problems
+from .languages import direction, language_name
 from .model import Campaign, Letter, PdfResult, Recipient, RenderedLetter
+from .printed import AddressPage, coalition_name, page_values, plain_strings
 
-TEMPLATES = Path(__file__).parent / "templates"
-
-
-@dataclass(frozen=True)
-class Page:
-    """What a template is given for one letter: every value already localized."""
-
-    lang: str
-    justify: bool  # justified text only where a hyphenation dictionary exists (none for Kyrgyz: ragged right)
-    title: str
-    author: str
-    created: str
-    subject: str
-    place: str
-    date: str
-    recipient_name: str
-    recipient_title: str | None
-    address: tuple[str, ...]
-    email: tuple[str, ...]
-    channel: str
-    salutation: str
-    body: Markup
-    closing: str
-    signatories: tuple[tuple[str, str | None], ...]
-    copies: tuple[str, ...]
-    strings: dict
-    proof: str | None = None  # the proof ID: the page is watermarked and footed with it
+ADDRESS_TEMPLATE = "address.html.j2"
 
 
-@dataclass(frozen=True)
-class AddressPage:
-    """What the address page of a print bundle shows: the address for a DL window envelope, and the enclosures."""
-
-    lang: str
-    title: str
-    author: str
-    created: str
-    sender: str | None
-    lines: tuple[str, ...]
-    enclosures_label: str
-    enclosures: tuple[str, ...]
-
-
-def letter_date(campaign: Campaign, language: str) -> str:
-    """The letter's date as written in `language` (CLDR long form: '31 March 2020', '31 марта 2020 г.')."""
-    return format_date(campaign.date, "long", locale=campaign.date_locales.get(language, language))
-
-
-def coalition_name(campaign: Campaign, language: str) -> str:
-    """The coalition as an author: its organisations' names, in the campaign's order."""
-    return ", ".join(signatory.name.get(language) for signatory in campaign.signatories)
-
-
-def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof: str | None = None) -> Page:
-    """Everything the template prints for `recipient`, in the letter's language."""
-    language = letter.language
-    return Page(
-        lang=language,
-        justify=pyphen.language_fallback(language) is not None,
-        title=campaign.subject.get(language),
-        author=coalition_name(campaign, language),
-        created=campaign.date.isoformat(),
-        subject=campaign.subject.get(language),
-        place=campaign.place.get(language),
-        date=letter_date(campaign, language),
-        recipient_name=recipient.name.get(language),
-        recipient_title=recipient.title.get(language) if recipient.title else None,
-        address=tuple(line.get(language) for line in recipient.address),
-        email=recipient.email if recipient.channel == "email" else (),
-        channel=recipient.channel,
-        salutation=recipient.salutation.get(language),
-        body=Markup(letter.body_html),  # composed from escaped Markdown; raw HTML was refused
-        closing=campaign.closing.get(language),
-        signatories=tuple((signatory.name.get(language),
-                           signatory.qualifier.get(language) if signatory.qualifier else None)
-                          for signatory in campaign.signatories),
-        copies=tuple(copy.get(language) for copy in recipient.copies),
-        strings=campaign.style.strings[language],
-        proof=proof,
-    )
+def printed_characters(campaign: Campaign, letters: dict) -> frozenset[int]:
+    """Every character the letters, their templates' values and the style's strings may print."""
+    return frozenset(ord(char) for text, _ in printed_texts(campaign, letters) for char in text)
 
 
 @dataclass(frozen=True)
@@ -130,28 +54,27 @@ PARALLEL_FROM = 2  # PDFs per worker below which forking workers costs more than
 class Renderer:
     """Renders letters with one campaign's style: the template and stylesheets are loaded once."""
 
-    def __init__(self, campaign: Campaign, problems: Problems, options: RenderOptions = RenderOptions()):
+    def __init__(self, campaign: Campaign, problems: Problems, options: RenderOptions = RenderOptions(),
+                 letters: dict | None = None):
         self.campaign, self.problems, self.options = campaign, problems, options
         style = campaign.style
-        # the style's own templates first; the package's (proof.html.j2 for proof marks) after them
-        self.environment = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(style.folder), str(TEMPLATES)]), autoescape=True,
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-        self.template = self.template_or_none(style.template)
-        self.address_template = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-            undefined=jinja2.StrictUndefined).get_template("address.html.j2")
-        self.cache = PdfCache(options.cache, style.folder, options.pdf) if options.cache else None
+        # the style chain's templates, the style's own first; sandboxed: a letterhead is code from elsewhere
+        self.environment = sandbox.environment(style.folders, html=True)
+        self.cache = PdfCache(options.cache, style.folders, options.pdf) if options.cache else None
         self.rendered = 0  # PDFs WeasyPrint actually made (the rest came from the cache)
+        self.letters = letters
         self._pdf_writer = None
 
-    def template_or_none(self, name: str):
-        """The style's template, or None with its syntax error recorded."""
-        try:
-            return self.environment.get_template(name)
-        except jinja2.TemplateSyntaxError as error:
-            self.problems.add(self.campaign.style.folder / name, error.lineno, f"template error: {error.message}")
-            return None
+    @functools.cached_property
+    def font_css(self) -> str:
+        """The style's @font-face rules; a fallback font is loaded only if the letters print a character it serves."""
+        printed = printed_characters(self.campaign, self.letters) if self.letters else None
+        return fonts.font_face_css(self.campaign.style.fonts, printed)
+
+    def render_template(self, name: str, values: dict) -> str | None:
+        """A template of the style chain rendered in the sandbox, or None with its problem at its file:line."""
+        style = self.campaign.style
+        return sandbox.render(self.environment, name, values, self.problems, style.folders, style.folder / name)
 
     @property
     def pdf_writer(self):
@@ -160,10 +83,11 @@ class Renderer:
             from .pdf import PdfWriter
 
             style = self.campaign.style
-            self._pdf_writer = PdfWriter(style.folder, style.stylesheets, (self.campaign.folder,))
+            self._pdf_writer = PdfWriter(style.folder, style.stylesheets, (*style.folders, self.campaign.folder),
+                                         self.font_css)
             for url in self._pdf_writer.setup_refused:
-                self.problems.add(style.folder / style.stylesheets[0], 0, f"refused to load {url}: only files in the "
-                                  "campaign and style folders are used", "copy the file into the style's folder")
+                self.problems.add(style.stylesheets[-1], 0, f"refused to load {url}: only files in the campaign "
+                                  "and style folders are used", "copy the file into the style's folder")
             for message in self._pdf_writer.setup_warnings:
                 self.problems.add(style.folder / "style.yaml", 0, f"stylesheet problem: {message}",
                                   "fix the style's CSS or fonts")
@@ -176,16 +100,10 @@ class Renderer:
 
     def html(self, letter: Letter, recipient: Recipient, proof: str | None = None) -> str | None:
         """The letter's HTML for `recipient`, or None with the template's problem recorded."""
-        if self.template is None:
+        if not self.campaign.style.template:
             return None
-        try:
-            return self.template.render(page=page_values(self.campaign, letter, recipient, proof))
-        except jinja2.UndefinedError as error:
-            line = _template_line(error)
-            self.problems.add(self.campaign.style.folder / self.campaign.style.template, line,
-                              f"template uses an undefined value: {error.message}",
-                              "fix the name in the template, or add the string to style.yaml")
-        return None
+        return self.render_template(self.campaign.style.template,
+                                    {"page": page_values(self.campaign, letter, recipient, proof)})
 
     def pdfs(self, htmls: list[str], printed: list[Printed] | None = None) -> list[PdfResult]:
         """The PDF of each HTML: from the cache where it is there, else rendered (in worker processes if many).
@@ -245,6 +163,10 @@ class Renderer:
         for message in result.warnings:
             if not any(url in message for url in result.refused):
                 self.problems.add(style.folder / "style.yaml", 0, f"rendering problem: {message}")
+        for name in foreign_fonts(result.pdf, style):
+            self.problems.add(style.folder / "style.yaml", 0, f"WeasyPrint drew some text in {name}, a font of this "
+                              "machine's that the style does not ship", "add a font with those characters to "
+                              "'fallback_fonts', and end every font-family with var(--fallback-fonts)")
 
     def render_all(self, jobs: Sequence[tuple[Letter, Recipient, str | None]],
                    also: list[tuple[Recipient, str, Printed]] | None = None) -> list[RenderedLetter]:
@@ -272,85 +194,45 @@ class Renderer:
     def address_page(self, recipient: Recipient, letters: list[RenderedLetter]) -> str | None:
         """The address page's HTML for a post recipient, in its first language, listing the letters enclosed."""
         language = recipient.languages[0]
-        names = Locale.parse(language).languages
-        strings = self.campaign.style.strings[language]
+        strings = plain_strings(self.campaign.style.strings.get(language, {}))
         if "enclosures" not in strings:
             self.problems.add(self.campaign.style.folder / "style.yaml", 0, f"no 'enclosures' string for "
                               f"{language!r}, needed for the address page of post recipients",
                               f"add it under strings: {language}:")
             return None
         values = AddressPage(
-            lang=language, title=f"{self.campaign.subject.get(language)}: {recipient.name.get(language)}",
+            lang=language, dir=direction(language),
+            title=f"{self.campaign.subject.get(language)}: {recipient.name.get(language)}",
             author=coalition_name(self.campaign, language), created=self.campaign.date.isoformat(),
             sender=self.campaign.sender[0] if self.campaign.sender else None,
             lines=(recipient.name.get(language), *([recipient.title.get(language)] if recipient.title else []),
                    *(line.get(language) for line in recipient.address)),
             enclosures_label=strings["enclosures"],
-            enclosures=tuple(f"{names.get(letter.language, letter.language)}: {letter.file_name}" for letter in letters))
-        return self.address_template.render(address=values)
+            enclosures=tuple(f"{language_name(letter.language, language)}: {letter.file_name}" for letter in letters))
+        return self.render_template(ADDRESS_TEMPLATE, {"address": values})
 
 
-@functools.lru_cache(maxsize=8)
-def font_coverage(fonts: tuple[Path, ...]) -> frozenset[int]:
-    """Every code point the style's fonts can draw, read from their character maps."""
-    from fontTools.ttLib import TTFont
+def check_templates(campaign: Campaign, letters: dict, problems: Problems) -> None:
+    """Every template renders with every value it will be given (letters, proofs, address pages, e-mails), and
+    every string it needs exists: found by `check`, before anything is rendered."""
+    from .cover import check_emails
 
-    covered: set[int] = set()
-    for path in fonts:
-        with TTFont(path, lazy=True) as font:
-            covered |= set(font.getBestCmap())
-    return frozenset(covered)
-
-
-def printed_texts(campaign: Campaign, letters: dict) -> list[str]:
-    """Everything the letters print: bodies with their citations, and every value the template is given."""
-    texts = [unit.text for letter in letters.values() for unit in (*letter.paragraphs, *letter.footnotes)]
+    if campaign.style is None or not campaign.style.template:
+        return
+    renderer = Renderer(campaign, problems)
     for recipient in campaign.recipients:
         for language in recipient.languages:
             if language in letters and language in campaign.style.strings:
-                page = page_values(campaign, letters[language], recipient)
-                texts += [value for name, value in vars(page).items() if isinstance(value, str) and name != "body"]
-                texts += [*page.address, *page.email, *page.copies, *page.strings.values()]
-                texts += [part for pair in page.signatories for part in pair if part]
-    return texts
-
-
-def text_files(campaign: Campaign) -> list[tuple[Path, int]]:
-    """The files printed text comes from, each with the line its printed part starts on."""
-    root = campaign.folder.parent.parent
-    files = [(source.path, source.body_line) for source in campaign.sources]
-    files += [(campaign.folder / "campaign.yaml", 1), (campaign.style.folder / "style.yaml", 1),
-              (root / "letters" / "references.yaml", 1)]
-    return files + [(signatory.source, 1) for signatory in campaign.signatories]
-
-
-def check_glyphs(campaign: Campaign, letters: dict, problems: Problems) -> None:
-    """Every character the letters print is in the style's fonts: no silent blank boxes or stray fallback font.
-
-    Each missing character is reported where it is written: the first line, outside YAML comments and front
-    matter, of the files printed text comes from.
-    """
-    style = campaign.style
-    if style is None or not style.fonts or not all(path.is_file() for path in style.fonts):
-        return  # no style, or a missing font: reported by the loader
-    covered = font_coverage(style.fonts)
-    missing = sorted({char for text in printed_texts(campaign, letters) for char in text
-                      if not char.isspace() and ord(char) not in covered})
-    for char in missing:
-        where = next(((path, number) for path, first in text_files(campaign) if path.is_file()
-                      for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
-                      if number >= first and char in line.split(" #")[0] and not line.lstrip().startswith("#")),
-                     (campaign.folder / "campaign.yaml", 0))
-        problems.add(where[0], where[1], f"{char!r} (U+{ord(char):04X}) cannot be drawn by the fonts of style "
-                     f"{style.id!r}", "replace the character, or add a font that has it to the style's 'fonts' and "
-                     "stylesheet")
+                renderer.html(letters[language], recipient)
+                renderer.html(letters[language], recipient, proof="en-0000000000")
+    check_emails(campaign, problems)
 
 
 def render_letters(campaign: Campaign, letters: dict, problems: Problems,
                    options: RenderOptions = RenderOptions()) -> tuple[tuple[RenderedLetter, ...], int]:
     """Every recipient's letter in each of its languages, an address page for each post recipient, and how many
     PDFs WeasyPrint had to make (the rest came from the cache)."""
-    renderer = Renderer(campaign, problems, options)
+    renderer = Renderer(campaign, problems, options, letters)
     jobs = [(letters[language], recipient, None) for recipient in campaign.recipients
             for language in recipient.languages]
     pages = []
@@ -370,15 +252,4 @@ def render_proofs(campaign: Campaign, letters: dict, proofs: dict, problems: Pro
         recipient = next((item for item in campaign.recipients if language in item.languages),
                          campaign.recipients[0])
         jobs.append((letter, recipient, proofs[language].id))
-    return tuple(Renderer(campaign, problems, options).render_all(jobs))
-
-
-def _template_line(error: Exception) -> int:
-    """The template line an exception was raised from, read from its traceback."""
-    line = 0
-    traceback = error.__traceback__
-    while traceback is not None:
-        if traceback.tb_frame.f_code.co_filename.endswith((".j2", ".html")):
-            line = traceback.tb_lineno
-        traceback = traceback.tb_next
-    return line
+    return tuple(Renderer(campaign, problems, options, letters).render_all(jobs))

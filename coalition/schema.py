@@ -21,11 +21,13 @@ from .yamlfile import YamlDocument
 
 INVALID = object()  # a value that failed its check; the problem is already recorded
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*\Z")
-LANGUAGE = re.compile(r"[a-z]{2,3}\Z")
+LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-[A-Z]{2})?\Z")  # BCP 47: en, zh-Hans, uz-Cyrl, pt-BR
 LOCALE = re.compile(r"[a-z]{2,3}(?:_[A-Z][a-z]{3})?(?:_[A-Z]{2})?\Z")
 REFERENCE_KEY = re.compile(r"[a-z0-9]+(?:[-.][a-z0-9]+)*\Z")
 STRING_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
-FONT_FILE = re.compile(r"(?:[\w-]+/)*[\w-][\w.-]*\.(?:ttf|otf)\Z")
+FONT_FILE = re.compile(r"(?:[\w-]+/)*[\w-][\w.-]*\.(?:ttf|otf|ttc|woff2?)\Z")
+FONT_FAMILY = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]*\Z")
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
 EXAMPLE_DOMAINS = ("example.org", "example.com", "example.net")
 
 
@@ -89,7 +91,8 @@ class Language(Text):
     """A language code of two or three letters that CLDR knows (en, ru, ky)."""
 
     def __init__(self):
-        super().__init__(pattern=LANGUAGE, hint="use an ISO 639 code in lower case, like 'en', 'ru' or 'ky'")
+        super().__init__(pattern=LANGUAGE, hint="use a BCP 47 language tag, like 'en', 'ru', 'ky', 'zh-Hans' or "
+                         "'uz-Cyrl'")
 
     def convert(self, value, where, context):
         code = super().convert(value, where, context)
@@ -98,7 +101,7 @@ class Language(Text):
         from babel import Locale, UnknownLocaleError
 
         try:
-            Locale.parse(code)
+            Locale.parse(code, sep="-")
         except (UnknownLocaleError, ValueError):
             return context.report(where, f"unknown language {code!r}", self.hint)
         return code
@@ -414,7 +417,8 @@ CAMPAIGN = Record(
     Field("date_locale", MappingOf(Language(), Text(pattern=LOCALE, hint="write a CLDR locale like en_GB")),
           "optional mapping from language to the CLDR locale used for the date, e.g. "
           "'en: en_GB' for '31 March 2020'", required=False),
-    Field("closing", Localized(), "the words before the signatures, e.g. 'Sincerely,'"),
+    Field("closing", Localized(Text(multiline=True)), "the words before the signatures, e.g. 'Sincerely,'; it may "
+          "span lines, each printed on its own (Chinese '此致' and '敬礼！')"),
     Field("signatories", ListOf(Identifier()), "the signing organisations in the order they are printed: file "
           "names under signatories/ without '.yaml'"),
     Field("recipients", ListOf(RECIPIENT), "the officials the letter goes to"),
@@ -435,7 +439,7 @@ TRANSLATION = Record(
 )
 
 UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z\Z")
-PROOF_ID = re.compile(r"[a-z]{2,3}-[0-9a-f]{10}\Z")
+PROOF_ID = re.compile(r"[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-[A-Z]{2})?-[0-9a-f]{10}\Z")
 LINK_ID = re.compile(r"[a-z0-9]{12}\Z")
 
 APPROVAL_VIA = Record(
@@ -483,19 +487,56 @@ REVIEW_LINK = Record(
 LINKS = MappingOf(Identifier(), REVIEW_LINK, allow_empty=True)
 """letters/<campaign>/links.yaml: per signatory id, its private review link's id; written by 'coalition links'."""
 
+
+class OneOf(Kind):
+    """A value of the first kind that fits its shape: text for a Text kind, a mapping for a Record or MappingOf."""
+
+    def __init__(self, text: Kind, mapping: Kind):
+        self.text, self.mapping = text, mapping
+        self.description = f"{text.description}, or {mapping.description}"
+
+    def convert(self, value, where, context):
+        return (self.mapping if isinstance(value, dict) else self.text).convert(value, where, context)
+
+
+FONT = Record(
+    "font",
+    Field("file", Text(pattern=FONT_FILE, hint="a .ttf, .otf, .ttc, .woff or .woff2 file inside the style's folder"),
+          "the font file, relative to the style's folder"),
+    Field("index", Choice(*(str(number) for number in range(64))), "the face to use in a .ttc collection, from 0",
+          required=False, default="0"),
+)
+FONT_LIST = ListOf(OneOf(Text(pattern=FONT_FILE, hint="a .ttf, .otf, .ttc, .woff or .woff2 file inside the "
+                                                     "style's folder"), FONT))
+STRING = OneOf(Text(multiline=True), MappingOf(Choice(*PLURAL_CATEGORIES), Text(multiline=True)))
+
 STYLE = Record(
     "style",
     Field("name", Text(), "what the letterhead is called"),
+    Field("extends", Identifier(), "the style this one builds on (a folder under styles/, usually 'base'): its "
+          "stylesheets come first, its fonts, strings and templates are used where this style has none of its "
+          "own", required=False),
     Field("template", Text(pattern=re.compile(r"[\w.-]+\Z"), hint="a file name in the style's folder"),
-          "the Jinja2 template of the letter, in the style's folder"),
+          "the Jinja2 template of the letter, found in the style's folder or its parent's", required=False),
     Field("stylesheets", ListOf(Text(pattern=re.compile(r"[\w.-]+\Z"), hint="a file name in the style's folder")),
-          "CSS files in the style's folder, applied in order"),
-    Field("fonts", ListOf(Text(pattern=FONT_FILE, hint="a .ttf or .otf file inside the style's folder")),
-          "the font files the stylesheets use; text is checked against them so no character prints as a blank box"),
+          "CSS files in the style's folder, applied in order after the parent style's", required=False,
+          default=()),
+    Field("fonts", MappingOf(Text(pattern=FONT_FAMILY, hint="a family name of letters, digits and spaces"),
+                             FONT_LIST),
+          "the CSS font families the stylesheets may name, each with its font files (weight and italic are read "
+          "from the files); a .ttc collection is written 'file: fonts/x.ttc' with 'index: N'. No stylesheet may "
+          "name another family: every character is drawn by a font the project ships", required=False),
+    Field("fallback_fonts", FONT_LIST,
+          "font files added after every family's own, in order, for the characters those lack (other scripts: "
+          "Arabic, Hebrew, Devanagari, CJK); a style's own come before its parent's. Files whose names share the "
+          "part before '-' are one family (NotoNaskhArabic-Regular.ttf, NotoNaskhArabic-Bold.ttf)",
+          required=False, default=()),
     Field("strings", MappingOf(Language(), MappingOf(Text(pattern=STRING_NAME, hint="use a-z, digits and '_'"),
-                                                     Text())),
-          "per language, the words the template prints itself (e.g. 'via_email: \"Via email:\"'); a language "
-          "the style has no strings for cannot be built with it"),
+                                                     STRING)),
+          "per language, the words the templates print themselves (e.g. 'via_email: \"Via email:\"'), merged over "
+          "the parent style's; a string may be a mapping from CLDR plural category (one, few, many, other) to "
+          "text, and {name} marks where a value goes. A language the chain has no strings for cannot be built",
+          required=False, default={}),
 )
 
 

@@ -25,7 +25,8 @@ from .model import Campaign, OutputFile
 from .records.approvals import APPROVALS, ApprovalState, State, approval_states, approve_on_command_line
 from .records.links import load_secret, review_links, update_links
 from .records.proofs import Proof, previous_proof, proof_of, read_proof, record_proof
-from .render import RenderOptions, check_glyphs, render_letters, render_proofs
+from .checks.glyphs import check_glyphs
+from .render import RenderOptions, check_templates, render_letters, render_proofs
 from . import send as sending
 from .schema import is_example_address
 from .send import SendOptions, SendReport
@@ -45,6 +46,7 @@ def open_campaign(root: Path, campaign_id: str, *, final: bool) -> CheckedCampai
     letters = compose_letters(campaign, problems)
     check_translations(campaign, letters, problems, final=final)
     check_glyphs(campaign, letters, problems)
+    check_templates(campaign, letters, problems)  # the letter, address page and e-mail templates, before rendering
     proofs = {language: proof_of(campaign, letter) for language, letter in letters.items()}
     approvals = approval_states(campaign, {language: proof.id for language, proof in proofs.items()}, problems)
     problems.check()

@@ -1,1 +1,1 @@
-"""Checks run before anything is written: glyphs, translations, layout."""
+"""Checks run before anything is written: glyphs, templates, translations, layout."""

@@ -12,15 +12,14 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import write_atomically
+from ..schema import PROOF_ID
 from ..model import Campaign, Letter
-from ..render import letter_date
+from ..printed import letter_date
 
-PROOF_ID = re.compile(r"[a-z]{2,3}(?:-[A-Za-z]{4})?-[0-9a-f]{10}\Z")
 HISTORY = "proofs"
 
 

@@ -1,0 +1,1 @@
+"""The every-language fixture project."""
