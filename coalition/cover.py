@@ -17,9 +17,9 @@ from pathlib import Path
 from babel.lists import format_list
 
 from . import sandbox
-from .errors import Problems
+from .errors import CoalitionError, Problems
 from .languages import fill, language_name, locale, long_date, plural_category
-from .model import Campaign, OutputFile, Recipient
+from .model import Campaign, OutputFile, Recipient, Sender
 
 COVER_TEMPLATE = "cover.txt.j2"
 REVIEW_TEMPLATE = "review.txt.j2"
@@ -129,7 +129,7 @@ def cover_values(campaign: Campaign, recipient: Recipient, letters: tuple[Output
         languages=languages,
         language_list=format_list(list(languages), locale=locale(language)) if languages else "",
         closing=campaign.closing.get(language),
-        sender=campaign.sender[0] if campaign.sender else "",
+        sender=campaign.sender.name if campaign.sender else "",
     )
 
 
@@ -173,7 +173,7 @@ def message_id(campaign: Campaign, recipient: Recipient, letters: tuple[OutputFi
     digest = hashlib.sha256()
     for part in (campaign.id, recipient.id, *(hashlib.sha256(letter.data).hexdigest() for letter in letters)):
         digest.update(part.encode() + b"\0")
-    domain = campaign.sender[1].rpartition("@")[2]
+    domain = sender_of(campaign).address.rpartition("@")[2]
     return f"<{campaign.id}.{recipient.id}.{digest.hexdigest()[:20]}@{domain}>"
 
 
@@ -191,12 +191,21 @@ def cover_email(campaign: Campaign, recipient: Recipient, letters: tuple[OutputF
                  {"X-Coalition-Campaign": campaign.id, "X-Coalition-Recipient": recipient.id})
 
 
+def sender_of(campaign: Campaign) -> Sender:
+    """The campaign's sender; e-mails cannot be made without one."""
+    if campaign.sender is None:
+        raise CoalitionError(f"{campaign.folder / 'campaign.yaml'}: e-mails need a 'sender:' (the coordinator's name "
+                             "and e-mail address); add it")
+    return campaign.sender
+
+
 def draft(campaign: Campaign, to: tuple[str, ...], cc: tuple[str, ...], subject: str, body: str, attachments: list,
           identifier: str, headers: dict | None = None) -> bytes:
     """An e-mail draft from the campaign's sender (X-Unsent: 1, no Date), its MIME boundary derived from its
     Message-ID so that the same draft is the same bytes; `attachments` are (name, data, maintype, subtype)."""
     message = EmailMessage(policy=policy.default)
-    message["From"] = Address(display_name=campaign.sender[0], addr_spec=campaign.sender[1])
+    sender = sender_of(campaign)
+    message["From"] = Address(display_name=sender.name, addr_spec=sender.address)
     message["To"] = ", ".join(to)
     if cc:
         message["Cc"] = ", ".join(cc)
@@ -209,7 +218,7 @@ def draft(campaign: Campaign, to: tuple[str, ...], cc: tuple[str, ...], subject:
     for name, data, maintype, subtype in attachments:
         message.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     message.set_boundary("coalition-" + hashlib.sha256(identifier.encode()).hexdigest()[:20])
-    international = not all(address.isascii() for address in (*to, *cc, campaign.sender[1]))
+    international = not all(address.isascii() for address in (*to, *cc, sender.address))
     return message.as_bytes(policy=policy.default.clone(utf8=international))  # RFC 6532 headers where needed
 
 
@@ -256,7 +265,7 @@ def review_emails(campaign: Campaign, proofs: dict, states: dict, rendered, repo
         qualifier = signatory.qualifier.get(language) if signatory.qualifier else None
         review = Review(language, name, campaign.subject.get(language),
                         long_date(campaign.date, language, campaign.date_locales.get(language)), tuple(lines),
-                        f"{name}, {qualifier}" if qualifier else name, campaign.sender[0],
+                        f"{name}, {qualifier}" if qualifier else name, campaign.sender.name,
                         (links or {}).get(signatory.id))
         body = render_text(campaign, REVIEW_TEMPLATE, language, {"review": review}, problems,
                            (campaign.folder / "campaign.yaml", 0))
@@ -266,7 +275,7 @@ def review_emails(campaign: Campaign, proofs: dict, states: dict, rendered, repo
         for file_name, data, *_ in attachments:
             digest.update(file_name.encode() + b"\0" + hashlib.sha256(data).digest())
         identifier = (f"<{campaign.id}.review.{signatory.id}.{digest.hexdigest()[:20]}@"
-                      f"{campaign.sender[1].rpartition('@')[2]}>")
+                      f"{campaign.sender.address.rpartition('@')[2]}>")
         emails.append((signatory.id, draft(campaign, (signatory.contact,), (), subject, body, attachments,
                                            identifier)))
     return emails

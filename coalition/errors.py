@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 
 class CoalitionError(Exception):
@@ -62,3 +63,8 @@ class Problems:
         """Raise every problem found so far as one DataError."""
         if self.found:
             raise DataError(self.found, self.warnings)
+
+    def stop(self) -> NoReturn:
+        """Raise every problem found so far: for a step that cannot go on without what they broke."""
+        assert self.found, "a step stops only for a problem it has recorded"
+        raise DataError(self.found, self.warnings)

@@ -18,6 +18,7 @@ from .model import (
     Localized,
     Recipient,
     Reference,
+    Sender,
     FontFace,
     Signatory,
     Style,
@@ -51,8 +52,8 @@ def load_campaign(root: Path, campaign_id: str, problems: Problems) -> Campaign:
     document = load_yaml(folder / "campaign.yaml", problems)
     values = schema.check_record(document, schema.CAMPAIGN, problems) if document else None
     references = load_references(root, problems)
-    if values is None:
-        problems.check()
+    if document is None or values is None:
+        problems.stop()
     languages = values["languages"]
     style = load_style(root, values["style"], document, languages, problems)
     signatories = load_signatories(root, values["signatories"], document, problems)
@@ -60,25 +61,27 @@ def load_campaign(root: Path, campaign_id: str, problems: Problems) -> Campaign:
     check_languages(document, values, languages, problems)
     sources = tuple(filter(None, (load_source(folder, language, problems) for language in languages)))
     sender = values["sender"]
+    if style is None:  # its problems are recorded: a campaign is never handed on without its letterhead
+        problems.stop()
     return Campaign(
         id=campaign_id, folder=folder, subject=Localized(values["subject"]), place=Localized(values["place"]),
         date=values["date"], date_locales=values["date_locale"] or {}, closing=Localized(values["closing"]),
         languages=languages, style=style, signatories=signatories, recipients=recipients,
-        sender=(sender["name"], sender["email"]) if sender else None, sources=sources, references=references,
+        sender=Sender(sender["name"], sender["email"]) if sender else None, sources=sources, references=references,
     )
 
 
-def load_references(root: Path, problems: Problems) -> dict | None:
+def load_references(root: Path, problems: Problems) -> dict[str, Reference | None] | None:
     """The shared reference library, letters/references.yaml, by key; a key whose entry is broken maps to None
     (its problem is reported once, not again at every citation), and a library that cannot be read is None."""
     document = load_yaml(root / "letters" / "references.yaml", problems)
     if document is None:
         return None
     entries = document.data.get("references") if isinstance(document.data, dict) else None
-    if not isinstance(entries, dict) or set(document.data) != {"references"}:
+    if not isinstance(entries, dict) or not isinstance(document.data, dict) or set(document.data) != {"references"}:
         schema.check_record(document, schema.REFERENCES, problems)
         return None
-    library = {}
+    library: dict[str, Reference | None] = {}
     for key, entry in entries.items():
         context = schema.Context(document, problems)
         checked_key = schema.REFERENCE_KEY_KIND.convert(key, ("references", key), context)
@@ -215,7 +218,8 @@ def load_font(folder: Path, family: str | None, entry, document: YamlDocument, w
 def build_recipients(campaign_id: str, entries: tuple, sender: dict | None, campaign: YamlDocument, languages: tuple,
                      problems: Problems) -> tuple:
     """The recipients, with their ids unique, languages known and a way to reach each of them."""
-    recipients, seen = [], {}
+    recipients: list[Recipient] = []
+    seen: dict[str, int] = {}
     for index, entry in enumerate(entries):
         where, line = ("recipients", index), campaign.line(("recipients", index))
         if entry["id"] in seen:
@@ -252,7 +256,7 @@ def build_recipients(campaign_id: str, entries: tuple, sender: dict | None, camp
 
 def check_languages(document: YamlDocument, values: dict, languages: tuple, problems: Problems) -> None:
     """Every language named in the campaign's own texts is one the campaign is written in (catches typos)."""
-    texts = [(name,) for name in ("subject", "place", "closing")]
+    texts: list[tuple[str | int, ...]] = [(name,) for name in ("subject", "place", "closing")]
     texts += [("recipients", index, "salutation") for index in range(len(values["recipients"]))]
     for where in texts:
         value = values
@@ -288,7 +292,7 @@ def load_source(folder: Path, language: str, problems: Problems) -> LetterSource
     tokens = MarkdownIt("zero").use(front_matter_plugin).parse(text)
     front_matter, body_line, readable = None, 1, True
     if tokens and tokens[0].type == "front_matter":
-        body_line = tokens[0].map[1] + 1
+        body_line = (tokens[0].map or [0, 0])[1] + 1
         document = parse_yaml(tokens[0].content, path, problems, first_line=2)
         if document and not isinstance(document.data, (dict, type(None))):
             problems.add(path, 2, "front matter must be 'key: value' lines")

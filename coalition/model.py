@@ -139,6 +139,14 @@ class Style:
 
 
 @dataclass(frozen=True)
+class Sender:
+    """Who the e-mails come from: the coordinator, on the coalition's behalf."""
+
+    name: str
+    address: str
+
+
+@dataclass(frozen=True)
 class Campaign:
     """Everything one letter campaign needs, loaded and checked."""
 
@@ -153,7 +161,7 @@ class Campaign:
     style: Style
     signatories: tuple[Signatory, ...]
     recipients: tuple[Recipient, ...]
-    sender: tuple[str, str] | None  # (name, e-mail address)
+    sender: Sender | None  # None: a campaign sent by post only
     sources: tuple[LetterSource, ...]
     references: dict[str, Reference | None] | None  # None for a broken entry; None for an unreadable library
 

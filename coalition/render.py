@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import fonts, sandbox
 from .cache import PdfCache
@@ -14,6 +15,9 @@ from .errors import Problems
 from .languages import direction, language_name
 from .model import Campaign, Letter, PdfResult, Recipient, RenderedLetter
 from .printed import AddressPage, coalition_name, page_values, plain_strings
+
+if TYPE_CHECKING:
+    from .pdf import PdfWriter
 
 ADDRESS_TEMPLATE = "address.html.j2"
 
@@ -63,7 +67,7 @@ class Renderer:
         self.cache = PdfCache(options.cache, style.folders, options.pdf) if options.cache else None
         self.rendered = 0  # PDFs WeasyPrint actually made (the rest came from the cache)
         self.letters = letters
-        self._pdf_writer = None
+        self._pdf_writer: PdfWriter | None = None
 
     @functools.cached_property
     def font_css(self) -> str:
@@ -204,7 +208,7 @@ class Renderer:
             lang=language, dir=direction(language),
             title=f"{self.campaign.subject.get(language)}: {recipient.name.get(language)}",
             author=coalition_name(self.campaign, language), created=self.campaign.date.isoformat(),
-            sender=self.campaign.sender[0] if self.campaign.sender else None,
+            sender=self.campaign.sender.name if self.campaign.sender else None,
             lines=(recipient.name.get(language), *([recipient.title.get(language)] if recipient.title else []),
                    *(line.get(language) for line in recipient.address)),
             enclosures_label=strings["enclosures"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,6 +51,9 @@ def environment(folders: tuple[Path, ...], html: bool) -> ImmutableSandboxedEnvi
     return sandbox
 
 
+OBJECT_NAME = re.compile(r"'(?:\w+\.)*(\w+) object'")
+
+
 def template_line(error: BaseException, folders: tuple[Path, ...]) -> tuple[Path | None, int]:
     """The template file and line an error was raised from (the innermost template frame in its traceback)."""
     where: tuple[Path | None, int] = (None, 0)
@@ -81,7 +85,9 @@ def render(sandbox: ImmutableSandboxedEnvironment, name: str, values: dict, prob
                      f"template error: {error.message}")
     except jinja2.UndefinedError as error:
         path, line = template_line(error, folders)
-        problems.add(path or fallback, line, f"template uses an undefined value: {error.message}",
+        # "'coalition.printed.Page object' has no attribute 'nme'" is said as the template author sees it
+        said = OBJECT_NAME.sub(lambda match: f"'{match[1].lower()}'", error.message or "")
+        problems.add(path or fallback, line, f"template uses an undefined value: {said}",
                      "fix the name in the template, or add the string to style.yaml")
     except jinja2.sandbox.SecurityError as error:
         path, line = template_line(error, folders)

@@ -96,7 +96,7 @@ class FinalBuild:
     def sender(self) -> str:
         """The envelope sender: the campaign's sender address."""
         assert self.campaign.sender is not None
-        return self.campaign.sender[1]
+        return self.campaign.sender.address
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,7 @@ def _checked_email(campaign: Campaign, recipient: Recipient, folder: Path, files
     message = parse_draft(data, path)
     assert campaign.sender is not None
     checks = [("To", addresses_of(message, "To"), recipient.email), ("Cc", addresses_of(message, "Cc"), recipient.cc),
-              ("From", addresses_of(message, "From"), (campaign.sender[1],)), ("Bcc", addresses_of(message, "Bcc"), ())]
+              ("From", addresses_of(message, "From"), (campaign.sender.address,)), ("Bcc", addresses_of(message, "Bcc"), ())]
     for header, found, expected in checks:
         if list(found) != list(expected):
             refusals.append(f"{path}: {header} is {', '.join(found) or 'empty'} but campaign.yaml says "
