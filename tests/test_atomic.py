@@ -292,7 +292,7 @@ def test_half_written_cache_files_of_killed_builds_are_removed(tmp_path):
     entry = shard / "abcd.pdf"
     for path in (stale, live, entry):
         path.write_bytes(b"%PDF")
-    PdfCache(tmp_path / "cache", REPO / "styles" / "coalition", {})
+    PdfCache(tmp_path / "cache", (REPO / "styles" / "coalition",), {})
     assert sorted(path.name for path in shard.iterdir()) == sorted([live.name, entry.name])
 
 
