@@ -92,9 +92,10 @@ def build(campaign, root, out, drop_pending, jobs, no_cache, pdf_variant, quiet,
 @report_errors
 def new(campaign, languages, style, root):
     """Start CAMPAIGN: a commented letters/CAMPAIGN/campaign.yaml and one letter file per language."""
-    from .scaffold import new_campaign
+    from .usecases import new as new_campaign
 
-    written = new_campaign(root, campaign, tuple(part.strip() for part in languages.split(",") if part.strip()), style)
+    written = new_campaign(campaign, tuple(part.strip() for part in languages.split(",") if part.strip()), style,
+                           root=root)
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"Fill in the empty values and the letter, then run: coalition check {campaign}")
@@ -181,9 +182,9 @@ def approve(campaign, signatory, proof_id, by, role, approved_on, root):
 @report_errors
 def upgrade_approvals(campaign, root):
     """Convert CAMPAIGN's approvals.yaml from the old format to the history of events, keeping its meaning."""
-    from .records.approvals import upgrade
+    from .usecases import upgrade_approvals as upgrade
 
-    path, count = upgrade(root / "letters" / campaign)
+    path, count = upgrade(campaign, root=root)
     click.echo(f"{path}: {count} approvals written as events")
 
 
@@ -218,9 +219,9 @@ def fields():
 @report_errors
 def links(campaign, root, base_url, secret_file, revoke, regenerate):
     """Show each organisation's private review link for CAMPAIGN (made where missing), and the dashboard's."""
-    from .records.links import links_text
+    from .usecases import links as links_text
 
-    click.echo(links_text(root, campaign, base_url or "http://127.0.0.1:8000", secret_path_option(secret_file),
+    click.echo(links_text(campaign, root, base_url or "http://127.0.0.1:8000", secret_path_option(secret_file),
                           tuple(revoke), tuple(regenerate)))
 
 

@@ -20,14 +20,15 @@ from .checks.translations import check_translations, record_fingerprints
 from .compose import compose_letters
 from .cover import review_emails
 from .errors import CoalitionError, Problem, Problems
-from .load import load_campaign
+from .load import campaign_folder, load_campaign
 from .model import Campaign, OutputFile
-from .records.approvals import APPROVALS, ApprovalState, State, approval_states, approve_on_command_line
-from .records.links import load_secret, review_links, update_links
+from .records.approvals import APPROVALS, ApprovalState, State, approval_states, approve_on_command_line, upgrade
+from .records.links import links_text, load_secret, review_links, update_links
 from .records.proofs import Proof, previous_proof, proof_of, read_proof, record_proof
 from .checks.glyphs import check_glyphs
 from .render import RenderOptions, check_templates, render_letters, render_proofs
 from . import send as sending
+from .scaffold import new_campaign
 from .schema import is_example_address
 from .send import SendOptions, SendReport
 from .smtp import SmtpSettings
@@ -282,3 +283,24 @@ def mailed(campaign_id: str, recipient: str, by: str, on: datetime.date | None, 
     """Record that a post-only recipient's printed bundle was mailed."""
     return sending.record_mailed(open_campaign(root, campaign_id, final=False).campaign, recipient, by, on,
                                  tracking)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# new, links, upgrade-approvals
+
+
+def new(campaign_id: str, languages: tuple[str, ...], style: str, root: Path = Path(".")) -> list[Path]:
+    """Start a campaign: a commented campaign.yaml and one letter file per language; the files written."""
+    return new_campaign(root, campaign_id, languages, style)
+
+
+def links(campaign_id: str, root: Path, base_url: str, secret_file: Path, revoke: tuple[str, ...] = (),
+          regenerate: tuple[str, ...] = ()) -> str:
+    """Each organisation's private review link (made where missing, revoked or regenerated as asked), as text."""
+    checked = open_campaign(root, campaign_id, final=False)
+    return links_text(checked.root, checked.campaign, base_url, secret_file, revoke, regenerate)
+
+
+def upgrade_approvals(campaign_id: str, root: Path = Path(".")) -> tuple[Path, int]:
+    """Rewrite an approvals.yaml of the old format as the history of events; its path and the events written."""
+    return upgrade(campaign_folder(root, campaign_id))

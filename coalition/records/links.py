@@ -212,14 +212,10 @@ def find_organisation(secret: bytes, campaign_folder: Path, campaign_id: str, to
     return None
 
 
-def links_text(root: Path, campaign_id: str, base_url: str, secret_file: Path, revoke: tuple[str, ...] = (),
+def links_text(root: Path, campaign: Campaign, base_url: str, secret_file: Path, revoke: tuple[str, ...] = (),
                regenerate: tuple[str, ...] = ()) -> str:
     """`coalition links`: make missing links, revoke and regenerate as asked, and list them with the dashboard's."""
-    from ..load import load_campaign
-
-    problems = Problems(root.resolve())
-    campaign = load_campaign(root, campaign_id, problems)
-    problems.check()
+    campaign_id = campaign.id
     secret = load_secret(secret_file, root)
     links = review_links(campaign, secret, base_url, update_links(campaign, revoke=revoke, regenerate=regenerate))
     width = max(len(organisation) for organisation in links)
