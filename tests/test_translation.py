@@ -83,3 +83,21 @@ def test_a_translation_without_a_record_of_its_source(project):
                     encoding="utf-8")
     [problem] = guard(project, final=True).found
     assert str(problem).startswith("letters/march-2020/letter.ky.md:2: the translation does not record which text")
+
+
+def test_recording_keeps_windows_line_endings_comments_and_the_body(project, cli):
+    path = project / "letters/march-2020/letter.ru.md"
+    text = path.read_text(encoding="utf-8")
+    head, body = text.split("\n---\n", 1)
+    head = head.replace("reviewed: false", "reviewed: false  # a second reader is still wanted")
+    path.write_bytes((head + "\n---\n" + body).replace("\n", "\r\n").encode())
+    edit(project / LETTER, CHANGED, "We thank you for your kind attention to this urgent matter.")
+    assert cli("translated", "march-2020", "ru", "--root", project).exit_code == 0
+    written = path.read_bytes().decode()
+    assert "\n" not in written.replace("\r\n", "")  # every line still ends in CRLF
+    front, rest = written.split("\r\n---\r\n", 1)
+    assert front.startswith("---\r\ntranslated_from: en\r\n")
+    assert "reviewed: false  # a second reader is still wanted" in front and "source_fingerprints: [" in front
+    assert rest == body.replace("\n", "\r\n")  # the letter itself untouched
+    assert [problem.file for problem in guard(project, final=True).found] == ["letters/march-2020/letter.ky.md"]
+    assert not [name for name in path.parent.iterdir() if name.name.startswith(".")]  # no temporary file left
