@@ -105,9 +105,10 @@ import sys
 from pathlib import Path
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
-style, pages = Path(sys.argv[1]), sys.argv[3:]
+style, font_css, pages = Path(sys.argv[1]), Path(sys.argv[2]).read_text(encoding="utf-8"), sys.argv[4:]
 fonts = FontConfiguration()
-css = [CSS(filename=str(style / name), font_config=fonts) for name in sys.argv[2].split(",")]
+css = [CSS(string=font_css, base_url=style.resolve().as_uri() + "/", font_config=fonts)]
+css += [CSS(filename=name, font_config=fonts) for name in sys.argv[3].split(",")]
 for page in pages:
     HTML(string=Path(page).read_text(encoding="utf-8"), base_url=style.resolve().as_uri() + "/").write_pdf(
         stylesheets=css, font_config=fonts)
@@ -125,9 +126,12 @@ def cold_bare_weasyprint(folder: Path) -> float:
         pages.append(folder / f"{index}.html")
         pages[-1].write_text(item.html, encoding="utf-8")
     style = campaign.style
+    font_css = folder / "fonts.css"  # the style's @font-face rules, as the pipeline makes them from style.yaml
+    font_css.write_text(Renderer(campaign, problems).font_css, encoding="utf-8")
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", BARE_SCRIPT, str(style.folder), ",".join(style.stylesheets),
-                    *map(str, pages)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", BARE_SCRIPT, str(style.folder), str(font_css),
+                    ",".join(str(style.folder / name) for name in style.stylesheets), *map(str, pages)],
+                   check=True, capture_output=True)
     return time.perf_counter() - started
 
 

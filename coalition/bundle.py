@@ -89,7 +89,7 @@ def input_hashes(campaign: Campaign) -> dict[str, str]:
     paths = [campaign.folder / "campaign.yaml", *(source.path for source in campaign.sources),
              *sorted(campaign.folder.glob("*.j2")), root / "letters" / "references.yaml",
              *(signatory.source for signatory in campaign.signatories),
-             *sorted(path for path in campaign.style.folder.rglob("*") if path.is_file())]
+             *sorted(path for folder in campaign.style.folders for path in folder.rglob("*") if path.is_file())]
     named = {}
     for path in dict.fromkeys(paths):
         if path.is_file():

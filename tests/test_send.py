@@ -336,3 +336,10 @@ def test_the_dry_run_names_the_organisations_left_off(sendable):
     assert result.exit_code == 0, result.output + result.stderr
     assert "left off (had not approved the current proofs): omct" in result.output
     assert "omct" not in result.output.split("signed by: ")[1].split("\n")[0]
+
+
+def test_a_change_to_the_style_the_letterhead_extends_is_refused(sendable, smtp):
+    edit(sendable.root / "styles/base/base.css", "p { margin: 0 0 3mm; }", "p { margin: 0 0 4mm; }")
+    result = sendable.send(smtp.port)
+    assert result.exit_code == 1 and "styles/base/base.css changed since the build" in result.stderr
+    assert smtp.messages == []
