@@ -13,7 +13,6 @@ import errno
 import fcntl
 import hashlib
 import io
-import json
 import os
 import shutil
 import sys
@@ -25,11 +24,10 @@ from pathlib import Path
 from .cover import cover_email, cover_environment
 from .errors import CoalitionError, Problems
 from .files import current_umask, explain_os_error, sync_folder, write_durably
-from .model import Bundle, Campaign, OutputFile, RenderedLetter
+from .model import MADE_BY, Bundle, Campaign, FileKind, Manifest, ManifestEntry, OutputFile, RenderedLetter
 
 ATTACHMENT_LIMIT = 7_000_000  # official mail servers often refuse ~10 MB once base64 has added its third
 MANIFEST = "manifest.json"
-MADE_BY = "coalition-letters"  # the manifest's mark: the tool replaces only a folder that carries it
 
 
 def make_bundles(campaign: Campaign, rendered: tuple[RenderedLetter, ...], problems: Problems,
@@ -39,9 +37,9 @@ def make_bundles(campaign: Campaign, rendered: tuple[RenderedLetter, ...], probl
     bundles = []
     for recipient in campaign.recipients:
         mine = [item for item in rendered if item.recipient.id == recipient.id]
-        files = [OutputFile(item.file_name, item.pdf, item.kind, item.language if item.kind == "letter" else None)
-                 for item in mine]
-        letters = tuple(file for file in files if file.kind == "letter")
+        files = [OutputFile(f"{recipient.id}/{item.file_name}", item.pdf, FileKind(item.kind),
+                            item.language if item.kind == FileKind.LETTER else None, recipient.id) for item in mine]
+        letters = tuple(file for file in files if file.kind == FileKind.LETTER)
         if recipient.channel == "email":
             total = sum(len(file.data) for file in letters)
             if total > attachment_limit:
@@ -52,8 +50,8 @@ def make_bundles(campaign: Campaign, rendered: tuple[RenderedLetter, ...], probl
                 continue
             eml = cover_email(campaign, recipient, letters, environment, problems)
             if eml is not None:
-                files.append(OutputFile(f"{campaign.id}-{recipient.id}.eml", eml, "cover-email",
-                                        recipient.languages[0]))
+                files.append(OutputFile(f"{recipient.id}/{campaign.id}-{recipient.id}.eml", eml, FileKind.COVER_EMAIL,
+                                        recipient.languages[0], recipient.id))
         bundles.append(Bundle(recipient, tuple(files)))
     return tuple(bundles)
 
@@ -72,14 +70,13 @@ def zip_bundle(campaign: Campaign, bundle: Bundle) -> bytes:
     return buffer.getvalue()
 
 
-def outputs(campaign: Campaign, bundles: tuple[Bundle, ...]) -> list[tuple[str, OutputFile, str]]:
-    """Every file of the build as (path under out/<campaign>/, file, recipient id), zips included."""
-    files = []
+def outputs(campaign: Campaign, bundles: tuple[Bundle, ...]) -> list[OutputFile]:
+    """Every file of the build, each recipient's zip included."""
+    files: list[OutputFile] = []
     for bundle in bundles:
         recipient = bundle.recipient.id
-        files += [(f"{recipient}/{file.name}", file, recipient) for file in bundle.files]
-        files.append((f"{recipient}.zip", OutputFile(f"{recipient}.zip", zip_bundle(campaign, bundle), "zip", None),
-                      recipient))
+        files += bundle.files
+        files.append(OutputFile(f"{recipient}.zip", zip_bundle(campaign, bundle), FileKind.ZIP, None, recipient))
     return files
 
 
@@ -89,7 +86,8 @@ def input_hashes(campaign: Campaign) -> dict[str, str]:
     paths = [campaign.folder / "campaign.yaml", *(source.path for source in campaign.sources),
              *sorted(campaign.folder.glob("*.j2")), root / "letters" / "references.yaml",
              *(signatory.source for signatory in campaign.signatories),
-             *sorted(path for folder in campaign.style.folders for path in folder.rglob("*") if path.is_file())]
+             *sorted(path for folder in campaign.letterhead.folders for path in folder.rglob("*")
+                     if path.is_file())]
     named = {}
     for path in dict.fromkeys(paths):
         if path.is_file():
@@ -99,20 +97,14 @@ def input_hashes(campaign: Campaign) -> dict[str, str]:
     return named
 
 
-def manifest(campaign: Campaign, files: list[tuple[str, OutputFile, str | None]], **extra) -> dict:
-    """Every file written with its sha256, recipient, language and kind (no timestamps: builds reproduce), and
-    the sha256 of every input file."""
-    return {
-        "campaign": campaign.id,
-        "date": campaign.date.isoformat(),
-        **extra,
-        "inputs": input_hashes(campaign),
-        "files": [
-            {"path": path, "sha256": hashlib.sha256(file.data).hexdigest(), "bytes": len(file.data),
-             "recipient": recipient, "language": file.language, "kind": file.kind}
-            for path, file, recipient in files
-        ],
-    }
+def manifest(campaign: Campaign, files: list[OutputFile], proofs: dict[str, str],
+             signatories: tuple[str, ...] | None = None, dropped: tuple[str, ...] = ()) -> Manifest:
+    """Every file written with its sha256, recipient, language and kind (no timestamps: builds reproduce); for a
+    final build (`signatories` given) also who signs, who was left off, and the sha256 of every input file."""
+    return Manifest(campaign.id, campaign.date.isoformat(),
+                    tuple(ManifestEntry(file.path, hashlib.sha256(file.data).hexdigest(), len(file.data),
+                                        file.recipient, file.language, file.kind) for file in files),
+                    proofs, input_hashes(campaign) if signatories is not None else None, signatories, dropped)
 
 
 def protected_folders(root: Path, campaign: Campaign) -> tuple[Path, ...]:
@@ -143,10 +135,10 @@ def check_output(out: Path, name: str, protected: tuple[Path, ...]) -> Path:
 def made_by_this_tool(folder: Path) -> bool:
     """Whether `folder` is a build this tool published: a real folder whose manifest carries the tool's mark."""
     try:
-        listing = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        listing = Manifest.from_json((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return folder.is_dir() and isinstance(listing, dict) and listing.get("made_by") == MADE_BY
+    return folder.is_dir() and listing.made_by == MADE_BY
 
 
 # Called with the name of each step of publish as it completes: tests make a build die there (see test_atomic).
@@ -158,7 +150,7 @@ def _step(name: str) -> None:
         AFTER_STEP(name)
 
 
-def publish(out: Path, name: str, files: list[tuple[str, OutputFile, str | None]], listing: dict,
+def publish(out: Path, name: str, files: list[OutputFile], listing: Manifest,
             protected: tuple[Path, ...] = ()) -> Path:
     """Write `files` and the manifest under out/<name>/, replacing the previous build there in one step.
 
@@ -183,15 +175,14 @@ def publish(out: Path, name: str, files: list[tuple[str, OutputFile, str | None]
             staging.chmod(0o777 & ~current_umask())  # mkdtemp makes it private; the published folder is not
             _step("staging")
             folders = {staging}
-            for index, (relative, file, _) in enumerate(files):
-                path = staging / relative
+            for index, file in enumerate(files):
+                path = staging / file.path
                 path.parent.mkdir(parents=True, exist_ok=True)
                 folders.add(path.parent)
                 write_durably(path, file.data)
                 _step(f"file {index}")
             path = staging / MANIFEST
-            marked = {"made_by": MADE_BY, **listing}
-            write_durably(path, (json.dumps(marked, indent=2, ensure_ascii=False) + "\n").encode())
+            write_durably(path, listing.to_json().encode())
             _step("manifest")
             for folder in folders:
                 sync_folder(folder)

@@ -69,8 +69,8 @@ class Words:
     """The style's strings in one language, for templates: t(name, value=…) and n(name, count, value=…)."""
 
     def __init__(self, campaign: Campaign, language: str):
-        self.language, self.strings = language, campaign.style.strings.get(language, {})
-        self.source = campaign.style.folders[-1] / "style.yaml"
+        self.language, self.strings = language, campaign.letterhead.strings.get(language, {})
+        self.source = campaign.letterhead.folders[-1] / "style.yaml"
 
     def text(self, name: str, /, **values) -> str:
         """String `name` with its {placeholders} filled in."""
@@ -107,7 +107,7 @@ class MissingString(LookupError):
 
 def template_folders(campaign: Campaign) -> tuple[Path, ...]:
     """Where e-mail templates may come from: the campaign's folder, then the style chain's."""
-    return (campaign.folder, *campaign.style.folders)
+    return (campaign.folder, *campaign.letterhead.folders)
 
 
 def cover_environment(campaign: Campaign):
@@ -233,7 +233,7 @@ def review_emails(campaign: Campaign, proofs: dict, states: dict, rendered, repo
         return []
     language = campaign.languages[0]
     words = Words(campaign, language)
-    by_name = {path: file for path, file, _ in files}
+    by_name = {file.path: file for file in files}
     emails = []
     for signatory in campaign.signatories:
         attachments, lines = [], []

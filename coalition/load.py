@@ -61,8 +61,6 @@ def load_campaign(root: Path, campaign_id: str, problems: Problems) -> Campaign:
     check_languages(document, values, languages, problems)
     sources = tuple(filter(None, (load_source(folder, language, problems) for language in languages)))
     sender = values["sender"]
-    if style is None:  # its problems are recorded: a campaign is never handed on without its letterhead
-        problems.stop()
     return Campaign(
         id=campaign_id, folder=folder, subject=Localized(values["subject"]), place=Localized(values["place"]),
         date=values["date"], date_locales=values["date_locale"] or {}, closing=Localized(values["closing"]),

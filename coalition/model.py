@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime
 import enum
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from .checks.layout import LayoutFault
+from .errors import CoalitionError
 
 
 class Channel(enum.StrEnum):
@@ -158,12 +160,20 @@ class Campaign:
     date_locales: dict
     closing: Localized
     languages: tuple[str, ...]
-    style: Style
+    style: Style | None  # None only while a broken letterhead's problems are gathered with the rest
     signatories: tuple[Signatory, ...]
     recipients: tuple[Recipient, ...]
     sender: Sender | None  # None: a campaign sent by post only
     sources: tuple[LetterSource, ...]
     references: dict[str, Reference | None] | None  # None for a broken entry; None for an unreadable library
+
+    @property
+    def letterhead(self) -> Style:
+        """The style, for the stages past the checks: a campaign whose style could not be loaded never gets there."""
+        if self.style is None:
+            raise CoalitionError(f"{self.folder / 'campaign.yaml'}: its style could not be loaded; run 'coalition "
+                                 f"check {self.id}' for why")
+        return self.style
 
     def source(self, language: str) -> LetterSource:
         """The Markdown body in `language`."""
@@ -222,12 +232,77 @@ class RenderedLetter:
 
 @dataclass(frozen=True)
 class OutputFile:
-    """A file in a recipient's bundle, with what the manifest says of it."""
+    """A file a build or a proof run writes: where it goes, its bytes, and what the manifest says of it."""
 
-    name: str
+    path: str  # under out/<campaign>/ (or out/<campaign>.proof/), e.g. "president/march-2020-president-en.pdf"
     data: bytes
-    kind: str  # "letter", ...
+    kind: FileKind
+    language: str | None = None
+    recipient: str | None = None  # the recipient whose bundle it belongs to
+
+    @property
+    def name(self) -> str:
+        """The file's own name, without its folder."""
+        return self.path.rpartition("/")[2]
+
+
+MADE_BY = "coalition-letters"  # a manifest's mark: the tool replaces only an output folder that carries it
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One file of a build as its manifest lists it."""
+
+    path: str
+    sha256: str
+    bytes: int
+    recipient: str | None
     language: str | None
+    kind: FileKind
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a build wrote (manifest.json): every file with its hash, the proofs and signatories it is of, and the
+    hash of every input file it read. No timestamps, so that builds reproduce byte for byte."""
+
+    campaign: str
+    date: str
+    files: tuple[ManifestEntry, ...]
+    proofs: dict[str, str]  # language -> proof ID
+    inputs: dict[str, str] | None = None  # input file, from the project root -> sha256; None: a proof run's
+    signatories: tuple[str, ...] | None = None  # None: a proof run, signed by nobody yet
+    dropped: tuple[str, ...] = ()  # organisations left off with --drop-pending
+    made_by: str = MADE_BY
+
+    def to_json(self) -> str:
+        """The manifest as manifest.json holds it."""
+        record: dict[str, object] = {"made_by": self.made_by, "campaign": self.campaign, "date": self.date,
+                                     "proofs": self.proofs}
+        if self.signatories is not None:
+            record |= {"signatories": list(self.signatories), "dropped": list(self.dropped)}
+        if self.inputs is not None:
+            record["inputs"] = self.inputs
+        record["files"] = [{"path": entry.path, "sha256": entry.sha256, "bytes": entry.bytes,
+                            "recipient": entry.recipient, "language": entry.language, "kind": entry.kind.value}
+                           for entry in self.files]
+        return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        """A manifest read back; ValueError if it is not one (damaged, or from another tool)."""
+        try:
+            record = json.loads(text)
+            files = tuple(ManifestEntry(str(entry["path"]), str(entry["sha256"]), int(entry["bytes"]),
+                                        entry["recipient"], entry["language"], FileKind(entry["kind"]))
+                          for entry in record["files"])
+            signatories = record.get("signatories")
+            return cls(str(record["campaign"]), str(record["date"]), files, dict(record["proofs"]),
+                       dict(record["inputs"]) if record.get("inputs") is not None else None,
+                       tuple(signatories) if signatories is not None else None, tuple(record.get("dropped", ())),
+                       str(record.get("made_by", "")))
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"not a manifest of this tool ({error!r})") from error
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof:
         return typeset(text, language)
 
     closing = campaign.closing.get(language)
+    strings = plain_strings(campaign.letterhead.strings.get(language, {}))
     isolated = LRI + "{}" + PDI if is_right_to_left(language) else "{}"
     return Page(
         lang=language,
@@ -102,7 +103,7 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof:
         subject=shown(campaign.subject.get(language)),
         place=shown(campaign.place.get(language)),
         date=letter_date(campaign, language),
-        dateline=fill(plain_strings(campaign.style.strings.get(language, {})).get("dateline", "{place}, {date}"),
+        dateline=fill(strings.get("dateline", "{place}, {date}"),
                       {"place": shown(campaign.place.get(language)), "date": letter_date(campaign, language)}),
         recipient_name=shown(recipient.name.get(language)),
         recipient_title=shown(recipient.title.get(language)) if recipient.title else None,
@@ -119,6 +120,6 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof:
                            shown(signatory.qualifier.get(language)) if signatory.qualifier else None)
                           for signatory in campaign.signatories),
         copies=tuple(shown(copy.get(language)) for copy in recipient.copies),
-        strings={name: shown(value) for name, value in plain_strings(campaign.style.strings.get(language, {})).items()},
+        strings={name: shown(value) for name, value in strings.items()},
         proof=proof,
     )

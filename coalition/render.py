@@ -61,7 +61,7 @@ class Renderer:
     def __init__(self, campaign: Campaign, problems: Problems, options: RenderOptions = RenderOptions(),
                  letters: dict | None = None):
         self.campaign, self.problems, self.options = campaign, problems, options
-        style = campaign.style
+        style = campaign.letterhead
         # the style chain's templates, the style's own first; sandboxed: a letterhead is code from elsewhere
         self.environment = sandbox.environment(style.folders, html=True)
         self.cache = PdfCache(options.cache, style.folders, options.pdf) if options.cache else None
@@ -73,11 +73,11 @@ class Renderer:
     def font_css(self) -> str:
         """The style's @font-face rules; a fallback font is loaded only if the letters print a character it serves."""
         printed = printed_characters(self.campaign, self.letters) if self.letters else None
-        return fonts.font_face_css(self.campaign.style.fonts, printed)
+        return fonts.font_face_css(self.campaign.letterhead.fonts, printed)
 
     def render_template(self, name: str, values: dict) -> str | None:
         """A template of the style chain rendered in the sandbox, or None with its problem at its file:line."""
-        style = self.campaign.style
+        style = self.campaign.letterhead
         return sandbox.render(self.environment, name, values, self.problems, style.folders, style.folder / name)
 
     @property
@@ -86,7 +86,7 @@ class Renderer:
         if self._pdf_writer is None:
             from .pdf import PdfWriter
 
-            style = self.campaign.style
+            style = self.campaign.letterhead
             self._pdf_writer = PdfWriter(style.folder, style.stylesheets, (*style.folders, self.campaign.folder),
                                          self.font_css)
             for url in self._pdf_writer.setup_refused:
@@ -104,9 +104,9 @@ class Renderer:
 
     def html(self, letter: Letter, recipient: Recipient, proof: str | None = None) -> str | None:
         """The letter's HTML for `recipient`, or None with the template's problem recorded."""
-        if not self.campaign.style.template:
+        if not self.campaign.letterhead.template:
             return None
-        return self.render_template(self.campaign.style.template,
+        return self.render_template(self.campaign.letterhead.template,
                                     {"page": page_values(self.campaign, letter, recipient, proof)})
 
     def pdfs(self, htmls: list[str], printed: list[Printed] | None = None) -> list[PdfResult]:
@@ -153,7 +153,7 @@ class Renderer:
 
     def report(self, result: PdfResult, printed: Printed | None = None) -> None:
         """What the fetcher refused, what WeasyPrint warned of and what was laid out wrong, as problems."""
-        style = self.campaign.style
+        style = self.campaign.letterhead
         printed = printed or Printed(self.campaign.folder / "campaign.yaml", 0, "a page", ())
         for fault in result.layout:
             line = printed.line
@@ -198,9 +198,9 @@ class Renderer:
     def address_page(self, recipient: Recipient, letters: list[RenderedLetter]) -> str | None:
         """The address page's HTML for a post recipient, in its first language, listing the letters enclosed."""
         language = recipient.languages[0]
-        strings = plain_strings(self.campaign.style.strings.get(language, {}))
+        strings = plain_strings(self.campaign.letterhead.strings.get(language, {}))
         if "enclosures" not in strings:
-            self.problems.add(self.campaign.style.folder / "style.yaml", 0, f"no 'enclosures' string for "
+            self.problems.add(self.campaign.letterhead.folder / "style.yaml", 0, f"no 'enclosures' string for "
                               f"{language!r}, needed for the address page of post recipients",
                               f"add it under strings: {language}:")
             return None
@@ -226,7 +226,7 @@ def check_templates(campaign: Campaign, letters: dict, problems: Problems) -> No
     renderer = Renderer(campaign, problems)
     for recipient in campaign.recipients:
         for language in recipient.languages:
-            if language in letters and language in campaign.style.strings:
+            if language in letters and language in campaign.letterhead.strings:
                 renderer.html(letters[language], recipient)
                 renderer.html(letters[language], recipient, proof="en-0000000000")
     check_emails(campaign, problems)

@@ -14,7 +14,6 @@ import email
 import fcntl
 import getpass
 import hashlib
-import json
 import os
 import re
 import socket
@@ -32,7 +31,7 @@ from babel.dates import format_date
 
 from .checked import CheckedCampaign
 from .errors import CoalitionError
-from .model import Campaign, Recipient
+from .model import Campaign, FileKind, Manifest, ManifestEntry, Recipient
 from .records.ledger import (
     SENDABLE,
     DeliveryRecord,
@@ -168,14 +167,14 @@ def final_build(checked: CheckedCampaign, out: Path) -> FinalBuild:
     if not manifest_path.is_file():
         raise Refused(f"no final build in {folder}: run 'coalition build {campaign_id}' first")
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        files, inputs = manifest["files"], manifest.get("inputs")
-    except (ValueError, KeyError, TypeError) as error:
+        manifest = Manifest.from_json(manifest_path.read_text(encoding="utf-8"))
+    except ValueError as error:
         raise Refused(f"{manifest_path} is damaged ({error}): rebuild") from error
+    files, inputs = manifest.files, manifest.inputs
     refusals = []
     for entry in files:
-        path = folder / entry["path"]
-        if not path.is_file() or sha256(path.read_bytes()) != entry["sha256"]:
+        path = folder / entry.path
+        if not path.is_file() or sha256(path.read_bytes()) != entry.sha256:
             refusals.append(f"{path} does not match the manifest (changed or missing since the build)")
     if inputs is None:
         refusals.append(f"{manifest_path} does not record its inputs (made by an older version): rebuild")
@@ -184,13 +183,13 @@ def final_build(checked: CheckedCampaign, out: Path) -> FinalBuild:
         if not path.is_file() or sha256(path.read_bytes()) != digest:
             refusals.append(f"{name} changed since the build (or is gone): rebuild with 'coalition build "
                             f"{campaign_id}', check the result, then send")
-    for language, proof_id in manifest.get("proofs", {}).items():
+    for language, proof_id in manifest.proofs.items():
         current = checked.proof_ids.get(language)
         if current != proof_id:
             refusals.append(f"the build's {language} letters are of proof {proof_id}, but the text is now {current}: "
                             "rebuild")
             continue
-        for signatory in manifest.get("signatories", []):
+        for signatory in manifest.signatories or ():
             state = checked.approvals.get((signatory, language))
             if state is None or not state.is_current:
                 refusals.append(f"{signatory} has not approved proof {proof_id}")
@@ -207,31 +206,31 @@ def final_build(checked: CheckedCampaign, out: Path) -> FinalBuild:
     if refusals:
         raise Refused("refusing to send; nothing was sent:\n  " + "\n  ".join(refusals))
     return FinalBuild(campaign, folder, tuple(email for email in emails if email is not None), tuple(post),
-                      manifest.get("proofs", {}), tuple(manifest.get("signatories", [])),
-                      tuple(manifest.get("dropped", [])))
+                      manifest.proofs, manifest.signatories or (), manifest.dropped)
 
 
-def _checked_email(campaign: Campaign, recipient: Recipient, folder: Path, files: list,
+def _checked_email(campaign: Campaign, recipient: Recipient, folder: Path, files: tuple[ManifestEntry, ...],
                    refusals: list[str]) -> Email | None:
     """A recipient's .eml, read and compared with campaign.yaml and the manifest; refusals are appended."""
-    mine = [entry for entry in files if entry["recipient"] == recipient.id]
-    emls = [entry for entry in mine if entry["kind"] == "cover-email"]
+    mine = [entry for entry in files if entry.recipient == recipient.id]
+    emls = [entry for entry in mine if entry.kind == FileKind.COVER_EMAIL]
     if len(emls) != 1:
         refusals.append(f"the build in {folder} has no cover e-mail for {recipient.id!r}, which campaign.yaml now "
                         "lists: rebuild")
         return None
-    path = folder / emls[0]["path"]
+    path = folder / emls[0].path
     data = path.read_bytes()
     message = parse_draft(data, path)
     assert campaign.sender is not None
     checks = [("To", addresses_of(message, "To"), recipient.email), ("Cc", addresses_of(message, "Cc"), recipient.cc),
-              ("From", addresses_of(message, "From"), (campaign.sender.address,)), ("Bcc", addresses_of(message, "Bcc"), ())]
+              ("From", addresses_of(message, "From"), (campaign.sender.address,)),
+              ("Bcc", addresses_of(message, "Bcc"), ())]
     for header, found, expected in checks:
         if list(found) != list(expected):
             refusals.append(f"{path}: {header} is {', '.join(found) or 'empty'} but campaign.yaml says "
                             f"{', '.join(expected) or 'none'}: rebuild")
     attached = sorted((part.get_filename() or "", sha256(part.get_content())) for part in message.iter_attachments())
-    expected_pdfs = sorted((Path(entry["path"]).name, entry["sha256"]) for entry in mine if entry["kind"] == "letter")
+    expected_pdfs = sorted((Path(entry.path).name, entry.sha256) for entry in mine if entry.kind == FileKind.LETTER)
     if attached != expected_pdfs:
         refusals.append(f"{path}: its attachments are not the manifest's letters for {recipient.id} "
                         f"({', '.join(name for name, _ in attached) or 'none'}): rebuild")

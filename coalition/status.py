@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Problems
 from .checks.translations import check_fresh, translation_record
-from .model import Campaign, Channel, Letter
+from .model import Campaign, Channel, Letter, Manifest
 from .records.ledger import RecipientStatus, describe, read_status, recipients_status
 from .records.proofs import read_proof
 from .records.approvals import ApprovalState, State
@@ -129,10 +128,10 @@ def _build(campaign: Campaign, current: dict, approvals: dict, out: Path) -> Bui
     if not path.is_file():
         return Build(BuildState.NONE, f"no final build in {out / campaign.id}")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        built, signatories = dict(manifest["proofs"]), list(manifest["signatories"])
-    except (OSError, ValueError, KeyError, TypeError):
+        manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return Build(BuildState.OUTDATED, f"{path} cannot be read: build again")
+    built, signatories = manifest.proofs, list(manifest.signatories or ())
     changed = sorted(language for language, proof in built.items() if current.get(language) != proof)
     if changed:
         return Build(BuildState.OUTDATED, f"the text of {', '.join(changed)} changed since the build")

@@ -21,7 +21,7 @@ from .compose import compose_letters
 from .cover import review_emails
 from .errors import CoalitionError, Problem, Problems
 from .load import campaign_folder, load_campaign
-from .model import Campaign, OutputFile
+from .model import Campaign, FileKind, OutputFile
 from .records.approvals import APPROVALS, ApprovalState, State, approval_states, approve_on_command_line, upgrade
 from .records.links import links_text, load_secret, review_links, update_links
 from .records.proofs import Proof, previous_proof, proof_of, read_proof, record_proof
@@ -106,8 +106,8 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     bundles = make_bundles(campaign, rendered, problems)
     problems.check()
     files = outputs(campaign, bundles)
-    listing = manifest(campaign, files, proofs={language: proof.id for language, proof in proofs.items()},
-                       signatories=[signatory.id for signatory in campaign.signatories], dropped=dropped)
+    listing = manifest(campaign, files, {language: proof.id for language, proof in proofs.items()},
+                       tuple(signatory.id for signatory in campaign.signatories), tuple(dropped))
     folder = publish(out, campaign.id, files, listing, protected_folders(root, campaign))
     letter_count = sum(1 for item in rendered if item.kind == "letter")
     return BuildReport(folder, letter_count, len(campaign.recipients), len(languages),
@@ -179,8 +179,7 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
                           "e-mail will not reach the organisation", "write its real review contact in the file")
     rendered = render_proofs(campaign, letters, proofs, problems, RenderOptions(cache=out / CACHE))
     problems.check()
-    files: list[tuple[str, OutputFile, str | None]] = [
-        (item.file_name, OutputFile(item.file_name, item.pdf, "proof", item.language), None) for item in rendered]
+    files = [OutputFile(item.file_name, item.pdf, FileKind.PROOF, item.language) for item in rendered]
     reports = {}
     for language, current in proofs.items():
         earlier = {state.approved.proof for (_, lang), state in approvals.items() if lang == language and state.approved}
@@ -193,25 +192,24 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
                 continue
             name = f"changes/{old_id}-to-{current.id}"
             reports[(old_id, current.id)] = name
-            files.append((f"{name}.html", OutputFile(f"{name}.html", change_report_html(entry[0], current).encode(),
-                                                     "change-report", language), None))
-            files.append((f"{name}.txt", OutputFile(f"{name}.txt", change_report_text(entry[0], current).encode(),
-                                                    "change-report", language), None))
+            files.append(OutputFile(f"{name}.html", change_report_html(entry[0], current).encode(),
+                                    FileKind.CHANGE_REPORT, language))
+            files.append(OutputFile(f"{name}.txt", change_report_text(entry[0], current).encode(),
+                                    FileKind.CHANGE_REPORT, language))
     links = None
     if base_url and secret_file:
         secret = load_secret(secret_file, root)
         links = {organisation: link.url for organisation, link in
                  review_links(campaign, secret, base_url, update_links(campaign)).items()}
     for signatory_id, data in review_emails(campaign, proofs, approvals, rendered, reports, files, problems, links):
-        files.append((f"review/{signatory_id}.eml", OutputFile(f"{signatory_id}.eml", data, "review-email", None),
-                      None))
+        files.append(OutputFile(f"review/{signatory_id}.eml", data, FileKind.REVIEW_EMAIL))
     problems.check()
-    listing = manifest(campaign, files, proofs={language: item.id for language, item in proofs.items()})
+    listing = manifest(campaign, files, {language: item.id for language, item in proofs.items()})
     folder = publish(out, f"{campaign.id}.proof", files, listing, protected_folders(root, campaign))
     made = now or datetime.datetime.now(datetime.timezone.utc)
     for current in proofs.values():
         record_proof(campaign, current, made)
-    reviews = sum(1 for _, file, _ in files if file.kind == "review-email")
+    reviews = sum(1 for file in files if file.kind == FileKind.REVIEW_EMAIL)
     return ProofReport(folder, {language: item.id for language, item in proofs.items()}, reviews,
                        tuple(problems.warnings))
 

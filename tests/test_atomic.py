@@ -23,7 +23,7 @@ import yaml
 
 import coalition.bundle
 from coalition.bundle import MANIFEST, publish, recover
-from coalition.model import OutputFile
+from coalition.model import FileKind, Manifest, ManifestEntry, OutputFile
 from helpers import REPO, edit
 
 
@@ -36,14 +36,13 @@ def complete(folder: Path) -> bool:
         hashlib.sha256((folder / path).read_bytes()).hexdigest() == digest for path, digest in listed.items())
 
 
-def version(label: str, count: int = 6) -> tuple[list, dict]:
-    """The files and manifest of a build whose every file says `label`."""
-    files = [(f"recipient-{index // 3}/letter-{index}.pdf",
-              OutputFile(f"letter-{index}.pdf", f"{label} {index}\n".encode() * 100, "letter", "en"), None)
-             for index in range(count)]
-    listing = {"campaign": "c", "label": label, "files": [
-        {"path": path, "sha256": hashlib.sha256(file.data).hexdigest()} for path, file, _ in files]}
-    return files, listing
+def version(label: str, count: int = 6) -> tuple[list[OutputFile], Manifest]:
+    """The files and manifest of a build whose every file says `label` (its manifest's date, here)."""
+    files = [OutputFile(f"recipient-{index // 3}/letter-{index}.pdf", f"{label} {index}\n".encode() * 100,
+                        FileKind.LETTER, "en", f"recipient-{index // 3}") for index in range(count)]
+    entries = tuple(ManifestEntry(file.path, hashlib.sha256(file.data).hexdigest(), len(file.data), file.recipient,
+                                  file.language, file.kind) for file in files)
+    return files, Manifest("c", label, entries, {})
 
 
 def steps_of_a_publish(tmp_path: Path) -> list[str]:
@@ -91,7 +90,7 @@ def test_a_publish_killed_after_any_step_leaves_the_previous_or_the_new_build_wh
             recover(out, "c")  # what a reader does first (send, status), under the output lock
         assert (out / "c").is_dir(), f"out/c absent after a kill after step {step!r}"
         assert complete(out / "c"), f"half a build after a kill after step {step!r}"
-        outcomes.append(json.loads((out / "c" / MANIFEST).read_text())["label"])
+        outcomes.append(json.loads((out / "c" / MANIFEST).read_text())["date"])
         publish(out, "c", *version("newest"))  # the next build cleans up whatever the killed one left
         assert sorted(path.name for path in out.iterdir()) == ["c"]
     assert outcomes[0] == "previous" and outcomes[-1] == "new"  # both sides of the swap were reached
@@ -130,7 +129,7 @@ def test_a_full_disk_while_publishing_is_an_error_that_keeps_the_previous_build(
     monkeypatch.setattr(coalition.bundle, "write_durably", fill_the_disk)
     with pytest.raises(coalition.errors.CoalitionError, match="the disk is full"):
         publish(out, "c", *version("new"))
-    assert json.loads((out / "c" / MANIFEST).read_text())["label"] == "previous" and complete(out / "c")
+    assert json.loads((out / "c" / MANIFEST).read_text())["date"] == "previous" and complete(out / "c")
     assert sorted(path.name for path in out.iterdir()) == ["c"]
 
 

@@ -157,7 +157,7 @@ def test_plurals_follow_cldr():
     from coalition.cover import Words
 
     class Campaign:  # only what Words reads
-        class style:
+        class letterhead:
             strings = yaml.safe_load((REPO / "styles/base/style.yaml").read_text(encoding="utf-8"))["strings"]
             folders = (REPO / "styles/base",)
 
@@ -166,7 +166,7 @@ def test_plurals_follow_cldr():
         "1 организации", "21 организации", "22 организаций", "25 организаций", "111 организаций"]
     arabic = Words(Campaign, "ar")
     assert arabic.plural("organisations", 2) == "منظمتين" and arabic.plural("organisations", 5) == "5 منظمات"
-    for language, strings in Campaign.style.strings.items():
+    for language, strings in Campaign.letterhead.strings.items():
         for name, value in strings.items():
             if isinstance(value, dict):
                 needed = {plural_category(language, count) for count in range(0, 200)}

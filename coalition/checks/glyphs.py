@@ -36,14 +36,14 @@ def printed_texts(campaign: Campaign, letters: dict) -> list[tuple[str, tuple[Pa
     root = campaign.folder.parent.parent
     references = root / "letters" / "references.yaml"
     campaign_file = campaign.folder / "campaign.yaml"
-    style_files = tuple(folder / "style.yaml" for folder in campaign.style.folders)
+    style_files = tuple(folder / "style.yaml" for folder in campaign.letterhead.folders)
     texts: list[tuple[str, tuple[Path, ...]]] = []
     for language, letter in letters.items():
         source = campaign.source(language).path
         texts += [(unit.text, (source, references)) for unit in (*letter.paragraphs, *letter.footnotes)]
     for recipient in campaign.recipients:
         for language in recipient.languages:
-            if language not in letters or language not in campaign.style.strings:
+            if language not in letters or language not in campaign.letterhead.strings:
                 continue
             page = page_values(campaign, letters[language], recipient)
             for name, value in vars(page).items():
