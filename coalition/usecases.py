@@ -182,7 +182,8 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
     files = [OutputFile(item.file_name, item.pdf, FileKind.PROOF, item.language) for item in rendered]
     reports = {}
     for language, current in proofs.items():
-        earlier = {state.approved.proof for (_, lang), state in approvals.items() if lang == language and state.approved}
+        earlier = {state.approved.proof for (_, lang), state in approvals.items()
+                   if lang == language and state.approved}
         earlier |= {found.id for found in [previous_proof(campaign, current)] if found}
         for old_id in sorted(earlier - {current.id}):
             entry = read_proof(campaign, old_id)

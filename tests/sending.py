@@ -133,7 +133,8 @@ def ask_for_changes(project: Project, organisation: str, language: str = "en") -
     """Append to approvals.yaml that `organisation` asked for changes to the current `language` proof."""
     approvals = project.folder / "approvals.yaml"
     text = approvals.read_text(encoding="utf-8")
-    [proof] = sorted(set(re.findall(rf"organisation: {organisation}, language: {language}, proof: ({language}-[0-9a-f]{{10}})", text)))
+    pattern = rf"organisation: {organisation}, language: {language}, proof: ({language}-[0-9a-f]{{10}})"
+    [proof] = sorted(set(re.findall(pattern, text)))
     at = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     approvals.write_text(text + f"- {{at: {at}, organisation: {organisation}, language: {language}, proof: {proof}, "
                          f'action: changes-requested, by: "Reviewer", comment: "not yet", '

@@ -8,7 +8,8 @@ from coalition.records.proofs import Proof
 
 def test_a_latin_edit_is_marked_word_by_word():
     assert word_diff("a very challenging time", "a very difficult time") == [
-        (Mark.SAME, "a very "), (Mark.REMOVED, "challenging"), (Mark.ADDED, "difficult"), (Mark.SAME, " time")]
+        (Mark.SAME, "a very "), (Mark.REMOVED, "challenging"), (Mark.ADDED, "difficult"),
+        (Mark.SAME, " time")]
 
 
 def test_a_chinese_edit_marks_only_the_characters_that_changed():
@@ -24,8 +25,9 @@ def test_a_japanese_edit_inside_mixed_text_keeps_the_latin_words_whole():
 
 
 def test_the_html_report_shows_the_chinese_change_and_escapes_the_text():
-    old = Proof("zh-Hans-0000000000", "zh-Hans", "主题", "布鲁塞尔", "2020年3月31日", "此致", ("立即释放<他>。",), (), ())
-    new = Proof("zh-Hans-1111111111", "zh-Hans", "主题", "布鲁塞尔", "2020年3月31日", "此致", ("立刻释放<他>。",), (), ())
+    heading = ("主题", "布鲁塞尔", "2020年3月31日", "此致")
+    old = Proof("zh-Hans-0000000000", "zh-Hans", *heading, ("立即释放<他>。",), (), ())
+    new = Proof("zh-Hans-1111111111", "zh-Hans", *heading, ("立刻释放<他>。",), (), ())
     report = change_report_html(old, new)
     assert "立<del>即</del><ins>刻</ins>释放&lt;他&gt;。" in report
     assert Change("paragraph 1", "a", None).runs() == [(Mark.REMOVED, "a")]
