@@ -147,6 +147,10 @@ SMTP_OPTIONS = (
                  "message), however slowly it answers."),
     click.option("--rate", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
                  help="Messages per minute at most."),
+    click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
+                 help="Further tries in this run of an address deferred (4xx), with doubling waits."),
+    click.option("--backoff", type=click.FloatRange(min=0), default=5.0, show_default=True,
+                 help="Seconds before the first of those tries."),
     click.option("--wait", is_flag=True, help="Wait for another send of the campaign to finish instead of refusing."),
 )
 
@@ -179,7 +183,7 @@ def smtp_settings(host: str, port: int, security: str, deadline: float):
 @smtp_options
 @report_errors
 def proof(campaign, root, out, base_url, secret_file, send_reviews, yes, smtp_host, smtp_port, smtp_security,
-          smtp_deadline, rate, wait):
+          smtp_deadline, rate, retries, backoff, wait):
     """Make watermarked proofs of CAMPAIGN, change reports and review e-mails into OUT/CAMPAIGN.proof/.
 
     With --base-url, each review e-mail carries the organisation's private review link; with --send-reviews
@@ -202,7 +206,7 @@ def proof(campaign, root, out, base_url, secret_file, send_reviews, yes, smtp_ho
 
     settings = smtp_settings(smtp_host, smtp_port, smtp_security, smtp_deadline) if yes else None
     _, reviews = usecases.proof_and_send_reviews(campaign, root, out, base_url, secret_path_option(secret_file),
-                                                 settings, SendOptions(rate=rate, wait=wait), report=click.echo,
+                                                 settings, SendOptions(rate=rate, retries=retries, backoff=backoff, wait=wait), report=click.echo,
                                                  proofs_made=made)
     if not yes:
         click.echo("\n".join(reviews.lines))
@@ -345,10 +349,6 @@ def print_warnings(warnings) -> None:
 @OUT
 @click.option("--yes", is_flag=True, help="Really send. Without it, show what would be sent and connect to nothing.")
 @smtp_options
-@click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
-              help="Further tries in this run of an address deferred (4xx), with doubling waits.")
-@click.option("--backoff", type=click.FloatRange(min=0), default=5.0, show_default=True,
-              help="Seconds before the first of those tries.")
 @click.option("--archive", metavar="ADDRESS", default=None,
               help="Where the coordinator's copy of every message goes (in the envelope only).  [default: the "
                    "sender's address]")

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
 from .checked import CheckedCampaign
@@ -165,7 +166,7 @@ def _checked_draft(checked: CheckedCampaign, signatory: Signatory, folder: Path,
     if body is None or link not in body.get_content():
         refusals.append(f"{path}: does not carry {organisation}'s private link: run 'coalition proof {campaign.id} "
                         "--base-url URL' again")
-    attached = {part.get_filename() or "": sha256(part.get_content()) for part in message.iter_attachments()}
+    attached = {part.get_filename() or "": sha256(_octets(part)) for part in message.iter_attachments()}
     for proof_name, proof in files.items():
         if proof["kind"] == "proof" and attached.get(proof_name) != proof["sha256"]:
             refusals.append(f"{path}: does not have the proof {proof_name} attached: run 'coalition proof "
@@ -174,7 +175,13 @@ def _checked_draft(checked: CheckedCampaign, signatory: Signatory, folder: Path,
     message["Message-ID"] = identifier
     draft = message.as_bytes(policy=policy.default.clone(utf8=not data.split(b"\n\n", 1)[0].isascii()))
     return ReviewEmail(organisation, signatory.contact, identifier, draft, path,
-                       tuple((part.get_filename() or "", len(part.get_content())) for part in message.iter_attachments()))
+                       tuple((part.get_filename() or "", len(_octets(part))) for part in message.iter_attachments()))
+
+
+def _octets(part: EmailMessage) -> bytes:
+    """An attachment's content as bytes, whatever its type (a change report is text)."""
+    content = part.get_content()
+    return content.encode() if isinstance(content, str) else content
 
 
 def _why(decision: ReviewDecision) -> str:
