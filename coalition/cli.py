@@ -205,9 +205,9 @@ def proof(campaign, root, out, base_url, secret_file, send_reviews, yes, smtp_ho
         click.echo(report.summary())
 
     settings = smtp_settings(smtp_host, smtp_port, smtp_security, smtp_deadline) if yes else None
+    options = SendOptions(rate=rate, retries=retries, backoff=backoff, wait=wait)
     _, reviews = usecases.proof_and_send_reviews(campaign, root, out, base_url, secret_path_option(secret_file),
-                                                 settings, SendOptions(rate=rate, retries=retries, backoff=backoff, wait=wait), report=click.echo,
-                                                 proofs_made=made)
+                                                 settings, options, report=click.echo, proofs_made=made)
     if not yes:
         click.echo("\n".join(reviews.lines))
     click.echo(reviews.summary)

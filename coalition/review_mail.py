@@ -214,7 +214,8 @@ def dry_run(checked: CheckedCampaign, folder: Path, links: dict[str, str | None]
 
 
 def send_reviews(checked: CheckedCampaign, folder: Path, links: dict[str, str | None], settings: SmtpSettings,
-                 options: SendOptions = SendOptions(), report: Callable[[str], None] = lambda line: None) -> ReviewReport:
+                 options: SendOptions = SendOptions(),
+                 report: Callable[[str], None] = lambda line: None) -> ReviewReport:
     """Send this round's review e-mail to each organisation whose approval is not current, each at most once;
     `report` gets a line as each transaction ends. Refuses before connecting if a draft is unfit, and stops at once
     on a configuration failure (a CoalitionError naming it)."""
