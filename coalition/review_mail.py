@@ -235,7 +235,7 @@ def _send_reviews(checked: CheckedCampaign, folder: Path, links: dict[str, str |
         for note in notes:
             report(note)
         if not going:
-            return _report(checked, decisions, LedgerStatus(folder, False, (), ()), notes)
+            return _report(checked, decisions, read_status(campaign.folder), notes)
         assert campaign.sender is not None
         ledger = Ledger.open(campaign.folder, writable=True)
         assert ledger is not None

@@ -236,3 +236,24 @@ def test_a_version_2_ledger_of_letters_is_read_and_becomes_version_3_with_its_fi
     assert [item.recipient for item in status.deliveries] == ["president"]
     assert [item.recipient for item in status.reviews] == ["omct"]
 
+
+
+def test_two_runs_at_once_send_each_organisation_its_review_once(root, smtp):
+    import os
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    args = [sys.executable, "-m", "coalition", "proof", CAMPAIGN, "--root", str(root), "--out", str(root / "out"),
+            "--send-reviews", "--yes", "--base-url", BASE, "--secret-file", str(root.parent / "secret"),
+            "--smtp-host", "127.0.0.1", "--smtp-port", str(smtp.port), "--smtp-security", "none", "--rate", "100000",
+            "--wait"]
+    runs = [subprocess.Popen(args, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    for run, (stdout, stderr) in zip(runs, outputs):
+        assert run.returncode == 0, stdout + stderr
+        assert "Traceback" not in stderr
+    assert sorted(recipients for recipients, _, _ in smtp.messages) == sorted(
+        (contact(organisation),) for organisation in WAITING)
