@@ -135,23 +135,86 @@ SECRET_FILE = click.option("--secret-file", type=click.Path(dir_okay=False, path
                                 "[default: $COALITION_SECRET_FILE or ~/.config/coalition/secret]")
 
 
+SMTP_OPTIONS = (
+    click.option("--smtp-host", envvar="COALITION_SMTP_HOST", default="localhost", show_default=True,
+                 help="The SMTP server that relays the e-mails (or COALITION_SMTP_HOST)."),
+    click.option("--smtp-port", envvar="COALITION_SMTP_PORT", type=int, default=587, show_default=True,
+                 help="Its port (or COALITION_SMTP_PORT)."),
+    click.option("--smtp-security", envvar="COALITION_SMTP_SECURITY",
+                 type=click.Choice(["starttls", "ssl", "none"]), default="starttls", show_default=True,
+                 help="'none' only to this machine."),
+    click.option("--smtp-deadline", envvar="COALITION_SMTP_DEADLINE", type=click.FloatRange(min=0.1), default=120.0,
+                 show_default=True, help="Seconds one exchange with the server may take (greeting and login, or one "
+                 "message), however slowly it answers."),
+    click.option("--rate", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+                 help="Messages per minute at most."),
+    click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
+                 help="Further tries in this run of an address deferred (4xx), with doubling waits."),
+    click.option("--backoff", type=click.FloatRange(min=0), default=5.0, show_default=True,
+                 help="Seconds before the first of those tries."),
+    click.option("--wait", is_flag=True, help="Wait for another send of the campaign to finish instead of refusing."),
+)
+
+
+def smtp_options(command):
+    """The SMTP server options `send` and `proof --send-reviews` share."""
+    for option in reversed(SMTP_OPTIONS):
+        command = option(command)
+    return command
+
+
+def smtp_settings(host: str, port: int, security: str, deadline: float):
+    """Where to send, with the user and password from COALITION_SMTP_USER and COALITION_SMTP_PASSWORD."""
+    from .smtp import SmtpSettings
+
+    return SmtpSettings(host, port, security, os.environ.get("COALITION_SMTP_USER"),
+                        os.environ.get("COALITION_SMTP_PASSWORD"), deadline=deadline)
+
+
 @main.command()
 @CAMPAIGN
 @ROOT
 @OUT
 @BASE_URL
 @SECRET_FILE
+@click.option("--send-reviews", is_flag=True,
+              help="Also e-mail each organisation whose approval is not current its review e-mail with its private "
+                   "link, once per proof round. A dry run unless --yes.")
+@click.option("--yes", is_flag=True, help="With --send-reviews: really send.")
+@smtp_options
 @report_errors
-def proof(campaign, root, out, base_url, secret_file):
+def proof(campaign, root, out, base_url, secret_file, send_reviews, yes, smtp_host, smtp_port, smtp_security,
+          smtp_deadline, rate, retries, backoff, wait):
     """Make watermarked proofs of CAMPAIGN, change reports and review e-mails into OUT/CAMPAIGN.proof/.
 
-    With --base-url, each review e-mail carries the organisation's private review link."""
-    from .usecases import proof as make_proofs
+    With --base-url, each review e-mail carries the organisation's private review link; with --send-reviews
+    --yes they are sent (SMTP user and password from COALITION_SMTP_USER and COALITION_SMTP_PASSWORD). Exits 3
+    while a review e-mail is unsent, refused or in doubt."""
+    from . import usecases
+    from .send import SendOptions
 
-    report = make_proofs(campaign, root=root, out=out, base_url=base_url,
-                         secret_file=secret_path_option(secret_file) if base_url else None)
-    print_warnings(report.warnings)
-    click.echo(report.summary())
+    if yes and not send_reviews:
+        raise click.UsageError("--yes sends the review e-mails: give it with --send-reviews")
+    if not send_reviews:
+        report = usecases.proof(campaign, root=root, out=out, base_url=base_url,
+                                secret_file=secret_path_option(secret_file) if base_url else None)
+        print_warnings(report.warnings)
+        click.echo(report.summary())
+        return
+    def made(report) -> None:
+        print_warnings(report.warnings)
+        click.echo(report.summary())
+
+    settings = smtp_settings(smtp_host, smtp_port, smtp_security, smtp_deadline) if yes else None
+    options = SendOptions(rate=rate, retries=retries, backoff=backoff, wait=wait)
+    _, reviews = usecases.proof_and_send_reviews(campaign, root, out, base_url, secret_path_option(secret_file),
+                                                 settings, options, report=click.echo, proofs_made=made)
+    if not yes:
+        click.echo("\n".join(reviews.lines))
+    click.echo(reviews.summary)
+    if not reviews.complete:
+        click.echo("not every review e-mail went out: see above", err=True)
+        sys.exit(3)
 
 
 @main.command()
@@ -286,21 +349,7 @@ def print_warnings(warnings) -> None:
 @ROOT
 @OUT
 @click.option("--yes", is_flag=True, help="Really send. Without it, show what would be sent and connect to nothing.")
-@click.option("--smtp-host", envvar="COALITION_SMTP_HOST", default="localhost", show_default=True,
-              help="The SMTP server that relays the letters (or COALITION_SMTP_HOST).")
-@click.option("--smtp-port", envvar="COALITION_SMTP_PORT", type=int, default=587, show_default=True,
-              help="Its port (or COALITION_SMTP_PORT).")
-@click.option("--smtp-security", envvar="COALITION_SMTP_SECURITY", type=click.Choice(["starttls", "ssl", "none"]),
-              default="starttls", show_default=True, help="'none' only to this machine.")
-@click.option("--smtp-deadline", envvar="COALITION_SMTP_DEADLINE", type=click.FloatRange(min=0.1), default=120.0,
-              show_default=True, help="Seconds one exchange with the server may take (greeting and login, or one "
-              "message), however slowly it answers.")
-@click.option("--rate", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-              help="Messages per minute at most.")
-@click.option("--retries", type=click.IntRange(0, 10), default=3, show_default=True,
-              help="Further tries in this run of an address deferred (4xx), with doubling waits.")
-@click.option("--backoff", type=click.FloatRange(min=0), default=5.0, show_default=True,
-              help="Seconds before the first of those tries.")
+@smtp_options
 @click.option("--archive", metavar="ADDRESS", default=None,
               help="Where the coordinator's copy of every message goes (in the envelope only).  [default: the "
                    "sender's address]")
@@ -313,7 +362,6 @@ def print_warnings(warnings) -> None:
 @click.option("--correct", multiple=True, metavar="RECIPIENT",
               help="Send RECIPIENT's changed letter as a correction (new Message-ID, References to the first, a "
                    "line saying what it replaces).")
-@click.option("--wait", is_flag=True, help="Wait for another send of the campaign to finish instead of refusing.")
 @report_errors
 def send(campaign, root, out, yes, smtp_host, smtp_port, smtp_security, smtp_deadline, rate, retries, backoff,
          archive, no_archive, retry, resend, correct, wait):
@@ -321,7 +369,6 @@ def send(campaign, root, out, yes, smtp_host, smtp_port, smtp_security, smtp_dea
     and COALITION_SMTP_PASSWORD). Exits 3 while any address is unsent, refused or in doubt."""
     from . import usecases
     from .send import SendOptions
-    from .smtp import SmtpSettings
 
     options = SendOptions(rate=rate, retries=retries, backoff=backoff,
                           archive="" if no_archive else archive, retry=retry, resend=resend, correct=correct,
@@ -329,8 +376,7 @@ def send(campaign, root, out, yes, smtp_host, smtp_port, smtp_security, smtp_dea
     if not yes:
         click.echo(usecases.dry_run(campaign, root, out, options))
         return
-    settings = SmtpSettings(smtp_host, smtp_port, smtp_security, os.environ.get("COALITION_SMTP_USER"),
-                            os.environ.get("COALITION_SMTP_PASSWORD"), deadline=smtp_deadline)
+    settings = smtp_settings(smtp_host, smtp_port, smtp_security, smtp_deadline)
     report = usecases.send(campaign, root, out, settings, options, report=click.echo)
     click.echo(report.summary)
     if not report.complete:

@@ -481,9 +481,10 @@ def needs_smtputf8(draft: bytes, addresses: list[str]) -> bool:
 class Run:
     """One sending run: the ledger, the connection, the options, and what it reports as it goes."""
 
-    def __init__(self, build: FinalBuild, ledger: Ledger, session: Session, options: SendOptions,
-                 report: Callable[[str], None]):
-        self.build, self.ledger, self.session, self.options, self.report = build, ledger, session, options, report
+    def __init__(self, sender: str, ledger: Ledger, session: Session, options: SendOptions,
+                 report: Callable[[str], None], in_doubt_advice: Callable[[str], str]):
+        self.sender, self.ledger, self.session, self.options, self.report = sender, ledger, session, options, report
+        self.in_doubt_advice = in_doubt_advice  # recipient -> what a person does about a message left in doubt
         self.token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.lines: list[str] = []
         self.transactions = 0
@@ -520,7 +521,7 @@ class Run:
         utf8 = needs_smtputf8(draft, batch)
         body = outgoing(draft, utf8)
         try:
-            envelope = self.session.envelope(self.build.sender, batch, utf8,
+            envelope = self.session.envelope(self.sender, batch, utf8,
                                              eightbit=not body.isascii() and self.session.eightbit)
         except SmtpConfigurationError:
             self.ledger.settle(delivery.id, {address: (DeliveryState.PLANNED, None) for address in batch})
@@ -550,10 +551,8 @@ class Run:
             parts.insert(0, f"deferred {', '.join(accepted)} ({error})")
         except SmtpInDoubt as error:
             self.ledger.settle(delivery.id, {address: (DeliveryState.IN_DOUBT, str(error)) for address in accepted})
-            campaign = self.build.campaign.id
-            parts.insert(0, f"IN DOUBT {', '.join(accepted)} ({error}): ask whether it arrived, then 'coalition "
-                            f"confirm {campaign} {delivery.recipient} --by NAME' or 'coalition send {campaign} --yes "
-                            f"--resend {delivery.recipient}'")
+            parts.insert(0, f"IN DOUBT {', '.join(accepted)} ({error}): "
+                            f"{self.in_doubt_advice(delivery.recipient)}")
         else:
             if 200 <= reply.code < 300:
                 state = DeliveryState.SENT
@@ -654,8 +653,11 @@ def _send(checked: CheckedCampaign, out: Path, settings: SmtpSettings, options: 
                     and delivery is status.of(delivery.recipient)[-1] and delivery.having(*SENDABLE)]
             if todo:
                 session.open()
-                _check_international(build, ledger, todo, session)
-            run = Run(build, ledger, session, options, report)
+                check_international(ledger, todo, session)
+            campaign = build.campaign.id
+            run = Run(build.sender, ledger, session, options, report,
+                      lambda recipient: f"ask whether it arrived, then 'coalition confirm {campaign} {recipient} --by "
+                                        f"NAME' or 'coalition send {campaign} --yes --resend {recipient}'")
             for delivery in todo:
                 run.deliver(delivery)
             status = ledger.status()
@@ -665,7 +667,7 @@ def _send(checked: CheckedCampaign, out: Path, settings: SmtpSettings, options: 
     return _report(build, status, current, decisions, run.lines)
 
 
-def _check_international(build: FinalBuild, ledger: Ledger, todo: list[DeliveryRecord], session: Session) -> None:
+def check_international(ledger: Ledger, todo: list[DeliveryRecord], session: Session) -> None:
     """Refuse, before anything is sent, messages that need SMTPUTF8 when the server does not offer it."""
     if session.smtputf8:
         return

@@ -27,6 +27,7 @@ from .records.links import links_text, load_secret, review_links, update_links
 from .records.proofs import Proof, previous_proof, proof_of, read_proof, record_proof
 from .checks.glyphs import check_glyphs
 from .render import RenderOptions, check_templates, render_letters, render_proofs
+from . import review_mail
 from . import send as sending
 from .scaffold import new_campaign
 from .schema import is_example_address
@@ -170,7 +171,41 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
     With `base_url` and `secret_file`, each review e-mail carries the organisation's private review link.
     """
     opened = open_campaign(root, campaign_id, final=False)
-    problems = Problems(root.resolve(), warnings=list(opened.warnings))
+    links = private_links(opened.campaign, root, base_url, secret_file) if base_url and secret_file else None
+    return make_proofs(opened, out, now, links)
+
+
+def proof_and_send_reviews(campaign_id: str, root: Path, out: Path, base_url: str | None, secret_file: Path,
+                           settings: SmtpSettings | None, options: SendOptions = SendOptions(),
+                           report: Callable[[str], None] = lambda line: None,
+                           proofs_made: Callable[[ProofReport], None] = lambda made: None
+                           ) -> tuple[ProofReport, review_mail.ReviewReport]:
+    """Make the proofs as `proof` does (`proofs_made` is told), then e-mail each organisation whose approval is not
+    current its review e-mail with its private link, once per proof round (`settings` None: a dry run that connects
+    to nothing); `report` gets a line as each transaction ends."""
+    review_mail.check_reviews_possible(base_url, settings)
+    assert base_url is not None
+    opened = open_campaign(root, campaign_id, final=False)
+    links = private_links(opened.campaign, root, base_url, secret_file)
+    made = make_proofs(opened, out, None, links)
+    proofs_made(made)
+    if settings is None:
+        return made, review_mail.dry_run(opened, made.folder, links)
+    return made, review_mail.send_reviews(opened, made.folder, links, settings, options, report)
+
+
+def private_links(campaign: Campaign, root: Path, base_url: str, secret_file: Path) -> dict[str, str | None]:
+    """Organisation -> its private review link (None once revoked), made where missing."""
+    secret = load_secret(secret_file, root)
+    return {organisation: link.url for organisation, link in
+            review_links(campaign, secret, base_url, update_links(campaign)).items()}
+
+
+def make_proofs(opened: CheckedCampaign, out: Path, now: datetime.datetime | None,
+                links: dict[str, str | None] | None) -> ProofReport:
+    """The proofs, change reports and review e-mail drafts of an opened campaign, written to out/<campaign>.proof/."""
+    root = opened.root
+    problems = Problems(root, warnings=list(opened.warnings))
     campaign, letters, proofs, approvals = opened.campaign, opened.letters, opened.proofs, opened.approvals
     check_output(out, f"{campaign.id}.proof", protected_folders(root, campaign))
     for signatory in campaign.signatories:
@@ -197,11 +232,6 @@ def proof(campaign_id: str, root: Path = Path("."), out: Path = Path("out"),
                                     FileKind.CHANGE_REPORT, language))
             files.append(OutputFile(f"{name}.txt", change_report_text(entry[0], current).encode(),
                                     FileKind.CHANGE_REPORT, language))
-    links = None
-    if base_url and secret_file:
-        secret = load_secret(secret_file, root)
-        links = {organisation: link.url for organisation, link in
-                 review_links(campaign, secret, base_url, update_links(campaign)).items()}
     for signatory_id, data in review_emails(campaign, proofs, approvals, rendered, reports, files, problems, links):
         files.append(OutputFile(f"review/{signatory_id}.eml", data, FileKind.REVIEW_EMAIL))
     problems.check()

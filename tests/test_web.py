@@ -17,7 +17,9 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from helpers import copy_project, edit
-from webtools import CHROMEDRIVER, CHROMIUM, Server, browser, coalition, fetch, free_port, review_link
+from mta import Recorder, start_recorder
+from webtools import (CHROMEDRIVER, CHROMIUM, Server, browser, coalition, fetch, free_port, link_in,
+                      review_link)
 
 pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()),
                                 reason="needs Debian's chromium and chromium-driver (./setup.sh --test installs them)")
@@ -74,12 +76,24 @@ def submit(driver, form_id: str, **fields: str) -> None:
     WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
 
 
-def test_a_reviewer_approves_from_the_emailed_link_and_the_final_build_then_succeeds(site, driver, cli, tmp_path):
+def test_a_reviewer_approves_from_the_link_in_an_emailed_review_and_the_final_build_then_succeeds(site, driver, cli,
+                                                                                                   tmp_path):
     root = site["root"]
     refused = cli("build", CAMPAIGN, "--root", root, "--out", tmp_path / "final")
     assert refused.exit_code == 1
     assert "omct has not approved the current en proof en-" in refused.stderr
-    driver.get(link_of(site, "omct"))
+    mail = Recorder()
+    server = start_recorder(mail)  # a real SMTP server on 127.0.0.1
+    try:
+        coalition("proof", CAMPAIGN, "--root", root, "--out", root / "out", "--send-reviews", "--yes", "--base-url",
+                  site["server"].base, "--secret-file", site["secret"], "--smtp-host", "127.0.0.1", "--smtp-port",
+                  mail.port, "--smtp-security", "none")
+    finally:
+        server.stop()
+    [(recipients, _, message)] = mail.messages  # every other organisation approved every proof already
+    assert recipients == ("omct@example.org",)
+    assert sorted(part.get_filename() for part in message.iter_attachments())[0].startswith("march-2020-proof-")
+    driver.get(link_in(message))
     assert "World Organisation Against Torture (OMCT)" in driver.page_source
     driver.find_element(By.LINK_TEXT, "English").click()
     proof = driver.find_element(By.CSS_SELECTOR, "#approve input[name=proof]").get_attribute("value")

@@ -79,10 +79,14 @@ def browser(width: int = 1280, height: int = 900):
 
 
 def review_link(eml: Path) -> str:
-    """The private review link in a review e-mail, read as a mail client would."""
-    message = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    """The private review link in a review e-mail draft, read as a mail client would."""
+    return link_in(email.message_from_bytes(eml.read_bytes(), policy=policy.default))
+
+
+def link_in(message: email.message.EmailMessage) -> str:
+    """The private review link in a review e-mail's text."""
     found = re.search(r"https?://\S+/review/\S+", message.get_body(("plain",)).get_content())
-    assert found, f"no review link in {eml}"
+    assert found, f"no review link in the e-mail {message['Message-ID']}"
     return found.group(0)
 
 

@@ -7,7 +7,9 @@ rebuild); each of its addresses (To, Cc and the coordinator's archive copy) has 
 
 An address is 'sending' while a run holds a claim on it (set by compare-and-set, so two runs never both send
 it); it becomes 'in-doubt' before the message text goes out and stays so until the server's reply is read, so a
-message lost on the way (RFC 1047) is never resent without a person deciding. The journal is rollback (DELETE),
+message lost on the way (RFC 1047) is never resent without a person deciding. The review e-mails of the proof
+rounds (kind 'review') go through the same states, but are read apart from the letters (LedgerStatus.reviews), so
+that no count of letters includes them. The journal is rollback (DELETE),
 not WAL: once a commit returns, the main file alone holds it, which is what a backup or a commit to git keeps.
 """
 
@@ -25,7 +27,8 @@ from pathlib import Path
 from ..errors import CoalitionError
 
 LEDGER = "ledger.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3 adds review e-mails (kind 'review')
+OLDER_VERSIONS = (2,)  # read as they are; a file becomes 3 when its first review e-mail is planned
 
 
 class DeliveryState(enum.Enum):
@@ -66,6 +69,7 @@ class Kind(enum.Enum):
 
     LETTER = "letter"
     CORRECTION = "correction"  # a changed letter sent again, replacing an earlier one
+    REVIEW = "review"  # a proof round's review e-mail to a signatory organisation (never a letter)
 
 
 class _ClaimTaken(Exception):
@@ -150,8 +154,9 @@ class LedgerStatus:
 
     path: Path
     exists: bool
-    deliveries: tuple[DeliveryRecord, ...]
+    deliveries: tuple[DeliveryRecord, ...]  # letters and corrections only
     mailed: tuple[MailedRecord, ...]
+    reviews: tuple[DeliveryRecord, ...] = ()  # review e-mails to the signatory organisations, kept apart
 
     def of(self, recipient: str) -> tuple[DeliveryRecord, ...]:
         """The deliveries to `recipient`, oldest first."""
@@ -267,7 +272,7 @@ class Ledger:
             ledger = cls(path, db, writable)
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-            if tables and version != SCHEMA_VERSION:
+            if tables and version != SCHEMA_VERSION and version not in OLDER_VERSIONS:
                 db.close()
                 raise LedgerError(f"{path}: a ledger of another format (version {version}); this version of the "
                                   f"tool reads version {SCHEMA_VERSION}. Keep the file, and send with the version "
@@ -324,10 +329,11 @@ class Ledger:
                     AddressRecord(address, Role(role), DeliveryState(state), reply, attempts, updated, sent))
             mailed = tuple(MailedRecord(*row) for row in db.execute(
                 "SELECT recipient, mailed_by, mailed_on, tracking, recorded_at FROM mailed ORDER BY recipient"))
-        deliveries = tuple(DeliveryRecord(id_, recipient, message_id, Kind(kind), replaces, language, planned,
-                                          tuple(addresses.get(id_, ())))
-                           for id_, recipient, message_id, kind, replaces, language, planned in rows)
-        return LedgerStatus(self.path, True, deliveries, mailed)
+        every = tuple(DeliveryRecord(id_, recipient, message_id, Kind(kind), replaces, language, planned,
+                                     tuple(addresses.get(id_, ())))
+                      for id_, recipient, message_id, kind, replaces, language, planned in rows)
+        return LedgerStatus(self.path, True, tuple(item for item in every if item.kind is not Kind.REVIEW), mailed,
+                            tuple(item for item in every if item.kind is Kind.REVIEW))
 
     def draft(self, delivery: int) -> bytes:
         """The message a delivery sends, as planned."""
@@ -336,7 +342,8 @@ class Ledger:
 
     def delivery(self, delivery: int) -> DeliveryRecord:
         """One delivery as it stands now."""
-        return next(item for item in self.status().deliveries if item.id == delivery)
+        status = self.status()
+        return next(item for item in (*status.deliveries, *status.reviews) if item.id == delivery)
 
     # ---- writing (each call is one committed transaction)
 
@@ -345,6 +352,8 @@ class Ledger:
         """Record a new delivery with its addresses planned; its id."""
         stamp = now()
         with self.transaction() as db:
+            if kind is Kind.REVIEW:
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")  # a version 2 reader would not know the kind
             cursor = db.execute("INSERT INTO deliveries (recipient, message_id, kind, replaces, language, draft, "
                                 "planned_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 (recipient, message_id, kind.value, replaces, language, draft, stamp))
