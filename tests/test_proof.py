@@ -135,4 +135,4 @@ def test_the_watermark_hides_no_text(march_build, project, tmp_path, cli):
     proofed = flat(" ".join(page_texts(proof))).replace("PROOF — not for sending", " ")
     for sentence in final.split(". ")[:40]:
         assert sentence.split(" 1 ")[0][:60] in proofed
-    assert len(PdfReader(proof).pages) == 2
+    assert len(PdfReader(proof).pages) == 3  # the letter's two pages, and the annex listing the recipients
