@@ -115,6 +115,19 @@ def manifest(campaign: Campaign, files: list[tuple[str, OutputFile, str | None]]
     }
 
 
+def signed_in(manifest: dict, language: str) -> list[str]:
+    """The organisations a build's `language` letters are signed by (a build before per-language lists: all)."""
+    return list(manifest.get("signatories_by_language", {}).get(language, manifest.get("signatories", [])))
+
+
+def dropped_from(manifest: dict) -> dict[str, tuple[str, ...]]:
+    """Language -> who a build left off its letters (a build before per-language lists left them off all)."""
+    dropped = manifest.get("dropped", {})
+    if isinstance(dropped, list):
+        return {language: tuple(dropped) for language in manifest.get("proofs", {})} if dropped else {}
+    return {language: tuple(ids) for language, ids in dropped.items()}
+
+
 def protected_folders(root: Path, campaign: Campaign) -> tuple[Path, ...]:
     """The folders a build must never write into or replace: the project's sources and the campaign's own."""
     return (root / "letters", root / "signatories", root / "styles", campaign.folder)

@@ -156,6 +156,14 @@ class Campaign:
     sender: tuple[str, str] | None  # (name, e-mail address)
     sources: tuple[LetterSource, ...]
     references: dict[str, Reference | None] | None  # None for a broken entry; None for an unreadable library
+    # language -> the ids of the organisations that sign the letter in it, where a build left some off for that
+    # language only (--drop-pending); a language not listed is signed by every organisation in `signatories`
+    signed_by: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def signatories_of(self, language: str) -> tuple[Signatory, ...]:
+        """The organisations that sign the letter in `language`, in the campaign's order."""
+        only = dict(self.signed_by).get(language)
+        return self.signatories if only is None else tuple(item for item in self.signatories if item.id in only)
 
     def source(self, language: str) -> LetterSource:
         """The Markdown body in `language`."""

@@ -158,7 +158,7 @@ def letter_date(campaign: Campaign, language: str) -> str:
 
 def coalition_name(campaign: Campaign, language: str) -> str:
     """The coalition as an author: its organisations' names, in the campaign's order."""
-    return ", ".join(signatory.name.get(language) for signatory in campaign.signatories)
+    return ", ".join(signatory.name.get(language) for signatory in campaign.signatories_of(language))
 
 
 def plain_strings(strings: dict) -> dict:
@@ -203,7 +203,7 @@ def page_values(campaign: Campaign, letter: Letter, recipient: Recipient, proof:
         closing_lines=tuple(shown(line.strip()) for line in closing.splitlines() if line.strip()),
         signatories=tuple((shown(signatory.name.get(language)),
                            shown(signatory.qualifier.get(language)) if signatory.qualifier else None)
-                          for signatory in campaign.signatories),
+                          for signatory in campaign.signatories_of(language)),
         copies=tuple(shown(copy.get(language)) for copy in recipient.copies),
         strings={name: shown(value) for name, value in plain_strings(campaign.style.strings.get(language, {})).items()},
         proof=proof,

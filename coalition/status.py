@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bundle import signed_in
 from .errors import Problems
 from .checks.translations import check_fresh, translation_record
 from .model import Campaign, Channel, Letter
@@ -131,16 +132,18 @@ def _build(campaign: Campaign, current: dict, approvals: dict, out: Path) -> Bui
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         built, signatories = dict(manifest["proofs"]), list(manifest["signatories"])
-    except (OSError, ValueError, KeyError, TypeError):
+        signing = {language: signed_in(manifest, language) for language in built}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return Build(BuildState.OUTDATED, f"{path} cannot be read: build again")
     changed = sorted(language for language, proof in built.items() if current.get(language) != proof)
     if changed:
         return Build(BuildState.OUTDATED, f"the text of {', '.join(changed)} changed since the build")
-    approved = [signatory.id for signatory in campaign.signatories
-                if all(approvals[(signatory.id, language)].is_current for language in built)]
-    if approved != signatories:
-        return Build(BuildState.OUTDATED, f"signed by {len(signatories)} organisations; {len(approved)} have "
-                     "approved the current text now")
+    for language in built:
+        approved = [signatory.id for signatory in campaign.signatories
+                    if approvals[(signatory.id, language)].is_current]
+        if approved != signing[language]:
+            return Build(BuildState.OUTDATED, f"the {language} letters are signed by {len(signing[language])} "
+                         f"organisations; {len(approved)} have approved the current text now")
     return Build(BuildState.CURRENT, f"of proofs {', '.join(built.values())}, signed by {len(signatories)} "
                  "organisations")
 

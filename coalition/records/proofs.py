@@ -64,7 +64,7 @@ def proof_of(campaign: Campaign, letter: Letter) -> Proof:
     language = letter.language
     frames, inline_css = letter_frames(campaign, letter)
     styled = " | ".join(dict.fromkeys((*(stylesheet_texts(campaign.style) if campaign.style else ()), *inline_css)))
-    approved = {
+    approved: dict[str, object] = {
         "language": language,
         "subject": campaign.subject.get(language),
         "place": campaign.place.get(language),
@@ -75,9 +75,9 @@ def proof_of(campaign: Campaign, letter: Letter) -> Proof:
         "styled": styled,
     }
     digest = hashlib.sha256(json.dumps(approved, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return Proof(f"{language}-{digest[:10]}", language, approved["subject"], approved["place"], approved["date"],
-                 approved["closing"], tuple(unit.text for unit in letter.paragraphs),
-                 tuple(unit.text for unit in letter.footnotes),
+    return Proof(f"{language}-{digest[:10]}", language, campaign.subject.get(language),
+                 campaign.place.get(language), letter_date(campaign, language), campaign.closing.get(language),
+                 tuple(unit.text for unit in letter.paragraphs), tuple(unit.text for unit in letter.footnotes),
                  tuple(signatory.name.get(language) for signatory in campaign.signatories), frames, styled)
 
 
@@ -96,7 +96,8 @@ def letter_frames(campaign: Campaign, letter: Letter) -> tuple[tuple[tuple[str, 
     unsigned = dataclasses.replace(campaign, signatories=())
     renderer = Renderer(unsigned, Problems(campaign.folder))
     placeholder = dataclasses.replace(letter, body_html=BODY_PLACE)
-    frames, inline_css = [], []
+    frames: list[tuple[str, str]] = []
+    inline_css: list[str] = []
     for recipient in campaign.recipients:
         if letter.language not in recipient.languages:
             continue
