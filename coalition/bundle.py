@@ -97,14 +97,18 @@ def input_hashes(campaign: Campaign) -> dict[str, str]:
     return named
 
 
-def manifest(campaign: Campaign, files: list[OutputFile], proofs: dict[str, str],
-             signatories: tuple[str, ...] | None = None, dropped: tuple[str, ...] = ()) -> Manifest:
+def manifest(campaign: Campaign, files: list[OutputFile], proofs: dict[str, str], final: bool = False,
+             dropped: dict[str, tuple[str, ...]] | None = None) -> Manifest:
     """Every file written with its sha256, recipient, language and kind (no timestamps: builds reproduce); for a
-    final build (`signatories` given) also who signs, who was left off, and the sha256 of every input file."""
-    return Manifest(campaign.id, campaign.date.isoformat(),
-                    tuple(ManifestEntry(file.path, hashlib.sha256(file.data).hexdigest(), len(file.data),
-                                        file.recipient, file.language, file.kind) for file in files),
-                    proofs, input_hashes(campaign) if signatories is not None else None, signatories, dropped)
+    `final` build also who signs each language, who was left off, and the sha256 of every input file."""
+    entries = tuple(ManifestEntry(file.path, hashlib.sha256(file.data).hexdigest(), len(file.data), file.recipient,
+                                  file.language, file.kind) for file in files)
+    if not final:
+        return Manifest(campaign.id, campaign.date.isoformat(), entries, proofs)
+    return Manifest(campaign.id, campaign.date.isoformat(), entries, proofs, input_hashes(campaign),
+                    tuple(signatory.id for signatory in campaign.signatories),
+                    {language: tuple(signatory.id for signatory in campaign.signatories_of(language))
+                     for language in proofs}, dropped or {})
 
 
 def protected_folders(root: Path, campaign: Campaign) -> tuple[Path, ...]:

@@ -124,7 +124,7 @@ def cover_values(campaign: Campaign, recipient: Recipient, letters: tuple[Output
         salutation=recipient.salutation.get(language),
         subject=campaign.subject.get(language),
         date=long_date(campaign.date, language, campaign.date_locales.get(language)),
-        organisations=tuple(signatory.name.get(language) for signatory in campaign.signatories),
+        organisations=tuple(signatory.name.get(language) for signatory in campaign.signatories_of(language)),
         attachments=tuple(letter.name for letter in letters),
         languages=languages,
         language_list=format_list(list(languages), locale=locale(language)) if languages else "",

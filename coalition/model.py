@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import enum
 import json
@@ -166,6 +167,14 @@ class Campaign:
     sender: Sender | None  # None: a campaign sent by post only
     sources: tuple[LetterSource, ...]
     references: dict[str, Reference | None] | None  # None for a broken entry; None for an unreadable library
+    # language -> the ids of the organisations that sign the letter in it, where a build left some off for that
+    # language only (--drop-pending); a language not listed is signed by every organisation in `signatories`
+    signed_by: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def signatories_of(self, language: str) -> tuple[Signatory, ...]:
+        """The organisations that sign the letter in `language`, in the campaign's order."""
+        only = dict(self.signed_by).get(language)
+        return self.signatories if only is None else tuple(item for item in self.signatories if item.id in only)
 
     @property
     def letterhead(self) -> Style:
@@ -271,16 +280,24 @@ class Manifest:
     files: tuple[ManifestEntry, ...]
     proofs: dict[str, str]  # language -> proof ID
     inputs: dict[str, str] | None = None  # input file, from the project root -> sha256; None: a proof run's
-    signatories: tuple[str, ...] | None = None  # None: a proof run, signed by nobody yet
-    dropped: tuple[str, ...] = ()  # organisations left off with --drop-pending
+    signatories: tuple[str, ...] | None = None  # every organisation that signs some language; None: a proof run
+    signatories_by_language: dict[str, tuple[str, ...]] | None = None  # who signs each language's letters
+    dropped: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # language -> left off it
     made_by: str = MADE_BY
+
+    def signed_in(self, language: str) -> tuple[str, ...]:
+        """The organisations this build's `language` letters are signed by."""
+        return (self.signatories_by_language or {}).get(language, self.signatories or ())
 
     def to_json(self) -> str:
         """The manifest as manifest.json holds it."""
         record: dict[str, object] = {"made_by": self.made_by, "campaign": self.campaign, "date": self.date,
                                      "proofs": self.proofs}
         if self.signatories is not None:
-            record |= {"signatories": list(self.signatories), "dropped": list(self.dropped)}
+            record |= {"signatories": list(self.signatories),
+                       "signatories_by_language": {language: list(ids) for language, ids in
+                                                   (self.signatories_by_language or {}).items()},
+                       "dropped": {language: list(ids) for language, ids in self.dropped.items()}}
         if self.inputs is not None:
             record["inputs"] = self.inputs
         record["files"] = [{"path": entry.path, "sha256": entry.sha256, "bytes": entry.bytes,
@@ -297,9 +314,12 @@ class Manifest:
                                         entry["recipient"], entry["language"], FileKind(entry["kind"]))
                           for entry in record["files"])
             signatories = record.get("signatories")
+            by_language = record.get("signatories_by_language")
             return cls(str(record["campaign"]), str(record["date"]), files, dict(record["proofs"]),
                        dict(record["inputs"]) if record.get("inputs") is not None else None,
-                       tuple(signatories) if signatories is not None else None, tuple(record.get("dropped", ())),
+                       tuple(signatories) if signatories is not None else None,
+                       {language: tuple(ids) for language, ids in by_language.items()} if by_language else None,
+                       {language: tuple(ids) for language, ids in (record.get("dropped") or {}).items()},
                        str(record.get("made_by", "")))
         except (KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"not a manifest of this tool ({error!r})") from error

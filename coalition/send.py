@@ -88,8 +88,8 @@ class FinalBuild:
     emails: tuple[Email, ...]
     post: tuple[Recipient, ...]
     proofs: dict
-    signatories: tuple[str, ...]
-    dropped: tuple[str, ...]
+    signatories: tuple[str, ...]  # every organisation that signs at least one language
+    dropped: dict  # language -> the organisations left off its letters (--drop-pending)
 
     @property
     def sender(self) -> str:
@@ -189,7 +189,7 @@ def final_build(checked: CheckedCampaign, out: Path) -> FinalBuild:
             refusals.append(f"the build's {language} letters are of proof {proof_id}, but the text is now {current}: "
                             "rebuild")
             continue
-        for signatory in manifest.signatories or ():
+        for signatory in manifest.signed_in(language):
             state = checked.approvals.get((signatory, language))
             if state is None or not state.is_current:
                 refusals.append(f"{signatory} has not approved proof {proof_id}")
@@ -207,6 +207,15 @@ def final_build(checked: CheckedCampaign, out: Path) -> FinalBuild:
         raise Refused("refusing to send; nothing was sent:\n  " + "\n  ".join(refusals))
     return FinalBuild(campaign, folder, tuple(email for email in emails if email is not None), tuple(post),
                       manifest.proofs, manifest.signatories or (), manifest.dropped)
+
+
+def left_off(dropped: dict[str, tuple[str, ...]]) -> str:
+    """Who was left off which letters, for people: 'omct (ru), fidh (en, ru)', or 'nobody'."""
+    languages: dict[str, list[str]] = {}
+    for language, ids in dropped.items():
+        for organisation in ids:
+            languages.setdefault(organisation, []).append(language)
+    return ", ".join(f"{organisation} ({', '.join(found)})" for organisation, found in languages.items()) or "nobody"
 
 
 def _checked_email(campaign: Campaign, recipient: Recipient, folder: Path, files: tuple[ManifestEntry, ...],
@@ -366,7 +375,7 @@ def _dry_run(checked: CheckedCampaign, out: Path, options: SendOptions) -> str:
     lines = [f"{campaign_id}: approved proofs {', '.join(build.proofs.values())}. Dry run: nothing is sent "
              "(add --yes to send).",
              f"signed by: {', '.join(build.signatories)}",
-             "left off (had not approved the current proofs): " + (", ".join(build.dropped) or "nobody"),
+             "left off (had not approved the current proof of those languages): " + left_off(build.dropped),
              f"copy of every message to: {archive or 'nobody (--no-archive)'}"]
     for decision in decisions:
         item = decision.email

@@ -135,11 +135,13 @@ def _build(campaign: Campaign, current: dict, approvals: dict, out: Path) -> Bui
     changed = sorted(language for language, proof in built.items() if current.get(language) != proof)
     if changed:
         return Build(BuildState.OUTDATED, f"the text of {', '.join(changed)} changed since the build")
-    approved = [signatory.id for signatory in campaign.signatories
-                if all(approvals[(signatory.id, language)].is_current for language in built)]
-    if approved != signatories:
-        return Build(BuildState.OUTDATED, f"signed by {len(signatories)} organisations; {len(approved)} have "
-                     "approved the current text now")
+    for language in built:
+        approved = [signatory.id for signatory in campaign.signatories
+                    if approvals[(signatory.id, language)].is_current]
+        signing = list(manifest.signed_in(language))
+        if approved != signing:
+            return Build(BuildState.OUTDATED, f"the {language} letters are signed by {len(signing)} "
+                         f"organisations; {len(approved)} have approved the current text now")
     return Build(BuildState.CURRENT, f"of proofs {', '.join(built.values())}, signed by {len(signatories)} "
                  "organisations")
 

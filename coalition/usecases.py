@@ -84,7 +84,8 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     """Build every recipient's final letters for `campaign_id` under `out`; raise CoalitionError on bad data.
 
     Every signatory must have approved the current proof of each language built; with `drop_pending`, those who
-    have not are left off the letters (and named in the report) instead of stopping the build. PDFs are rendered
+    have not are left off that language's letters (and named in the report and the manifest) instead of stopping
+    the build. PDFs are rendered
     by `jobs` processes and kept in out/.cache, so that a rebuild renders only what changed. `progress`, if
     given, is called first with (0, total) and then with (done, 0) as PDFs are finished.
     """
@@ -107,8 +108,8 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
     bundles = make_bundles(campaign, rendered, problems)
     problems.check()
     files = outputs(campaign, bundles)
-    listing = manifest(campaign, files, {language: proof.id for language, proof in proofs.items()},
-                       tuple(signatory.id for signatory in campaign.signatories), tuple(dropped))
+    listing = manifest(campaign, files, {language: proof.id for language, proof in proofs.items()}, final=True,
+                       dropped=dropped)
     folder = publish(out, campaign.id, files, listing, protected_folders(root, campaign))
     letter_count = sum(1 for item in rendered if item.kind == "letter")
     return BuildReport(folder, letter_count, len(campaign.recipients), len(languages),
@@ -116,8 +117,9 @@ def build(campaign_id: str, root: Path = Path("."), out: Path = Path("out"), dro
 
 
 def signed_by_approvers(campaign: Campaign, proofs: dict[str, Proof], approvals: dict[tuple[str, str], ApprovalState],
-                        problems: Problems, drop_pending: bool) -> tuple[Campaign, list[str]]:
-    """The campaign signed only by organisations that approved every current proof, or problems naming the rest."""
+                        problems: Problems, drop_pending: bool) -> tuple[Campaign, dict[str, tuple[str, ...]]]:
+    """The campaign with each language signed only by the organisations whose approval of that language's current
+    proof stands, and who was left off which language; or problems naming every missing approval."""
     missing = [state for (_, language), state in approvals.items() if language in proofs and not state.is_current]
     path = campaign.folder / APPROVALS
     for state in missing:
@@ -130,17 +132,24 @@ def signed_by_approvers(campaign: Campaign, proofs: dict[str, Proof], approvals:
                 f"{campaign.id} {signatory} {proof_id} --by NAME', or build with --drop-pending")
         line = state.last.line if state.last else 0
         if drop_pending:
-            problems.warn(path, line, message + "; left off the letters")
+            problems.warn(path, line, f"{message}; left off the {language} letters")
         else:
             problems.add(path, line, message, hint)
     problems.check()
-    dropped = sorted({state.organisation for state in missing})
-    kept = tuple(signatory for signatory in campaign.signatories if signatory.id not in dropped)
-    if not kept:
-        problems.add(path, 0, "no organisation has approved the current proofs: there is nobody to sign",
-                     f"make proofs with 'coalition proof {campaign.id}' and record approvals")
-        problems.check()
-    return dataclasses.replace(campaign, signatories=kept), dropped
+    left_off = {(state.organisation, state.language) for state in missing}
+    signing = {language: tuple(signatory.id for signatory in campaign.signatories
+                               if (signatory.id, language) not in left_off) for language in proofs}
+    for language, ids in signing.items():
+        if not ids:
+            problems.add(path, 0, f"no organisation has approved the current {language} proof "
+                         f"{proofs[language].id}: there is nobody to sign the {language} letters",
+                         f"make proofs with 'coalition proof {campaign.id}' and record approvals")
+    problems.check()
+    dropped = {language: tuple(signatory.id for signatory in campaign.signatories if signatory.id not in ids)
+               for language, ids in signing.items() if len(ids) < len(campaign.signatories)}
+    kept = tuple(signatory for signatory in campaign.signatories
+                 if any(signatory.id in ids for ids in signing.values()))
+    return dataclasses.replace(campaign, signatories=kept, signed_by=tuple(signing.items())), dropped
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def second_round(root: Path, port: int, secret: Path) -> None:
                            "Léa Martin", "Head of the Central Asia Desk",
                            "Please say \"a very difficult time for the world\" as in the Russian text, and cite "
                            "the WGAD opinion in paragraph 3.", Via(link="screenshots1", ip="192.0.2.11")))
-    for language, made in (("en", proof), ("ru", "ru-aeadbe1bd2"), ("ky", "ky-969cde70ad")):
+    for language, made in (("en", proof), ("ru", "ru-608337855e"), ("ky", "ky-5dd18639ed")):
         record(campaign, Event(now - datetime.timedelta(minutes=5), "international-partnership-for-human-rights",
                                language, made, Action.WITHDRAWN, "Oliver Grant", "Director", "",
                                Via(link="screenshots2", ip="192.0.2.12")))

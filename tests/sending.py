@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from coalition.cli import main
-from helpers import REPO, copy_project, edit
+from helpers import REPO, approve_current_proofs, copy_project, edit
 from mta import Recorder, start_recorder
 
 CAMPAIGN = "march-2020"
@@ -52,6 +52,7 @@ def send_template(tmp_path_factory) -> Path:
     root = copy_project(tmp_path_factory.mktemp("send") / "project")
     edit(root / "letters/march-2020/campaign.yaml", "\n  # Seed 000",
          MINISTER + officials(OFFICIALS) + "\n  # Seed 000")
+    approve_current_proofs(root)  # the recipients are part of the proofs
     result = CliRunner().invoke(main, ["build", CAMPAIGN, "--root", str(root), "--out", str(root / "out")])
     assert result.exit_code == 0, result.output
     return root
@@ -66,7 +67,8 @@ class Project:
         self.ledger = self.folder / "ledger.sqlite"
 
     def build(self) -> None:
-        """Build again (after an edit)."""
+        """Build again (after an edit), the edited proofs approved by everyone first."""
+        approve_current_proofs(self.root)
         result = CliRunner().invoke(main, ["build", CAMPAIGN, "--root", str(self.root), "--out", str(self.out)])
         assert result.exit_code == 0, result.output
 
@@ -134,8 +136,8 @@ def ask_for_changes(project: Project, organisation: str, language: str = "en") -
     approvals = project.folder / "approvals.yaml"
     text = approvals.read_text(encoding="utf-8")
     pattern = rf"organisation: {organisation}, language: {language}, proof: ({language}-[0-9a-f]{{10}})"
-    [proof] = sorted(set(re.findall(pattern, text)))
-    at = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    proof = re.findall(pattern, text)[-1]
+    at = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # after every approval
     approvals.write_text(text + f"- {{at: {at}, organisation: {organisation}, language: {language}, proof: {proof}, "
                          f'action: changes-requested, by: "Reviewer", comment: "not yet", '
                          f'via: {{command-line: "the test"}}}}\n', encoding="utf-8")

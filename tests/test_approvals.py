@@ -13,7 +13,7 @@ from coalition.records.approvals import Action, Event, State, Via, state_of
 from helpers import REPO
 
 HISTORY = Path("letters/march-2020/approvals.yaml")
-EN = "en-9fd7114396"  # the shipped English proof
+EN = "en-d2d6d81eea"  # the shipped English proof
 SIGNATORIES = ["amnesty-international", "civil-rights-defenders", "committee-to-protect-journalists",
                "front-line-defenders", "helsinki-foundation-for-human-rights", "human-rights-watch", "fidh",
                "international-partnership-for-human-rights", "omct"]
@@ -117,22 +117,23 @@ def test_nine_concurrent_approvals_are_all_kept(project):
 
 def test_the_build_refuses_an_organisation_that_withdrew_or_asked_for_changes(cli, project, tmp_path):
     path = project / HISTORY
-    path.write_text(path.read_text() + "- {at: 2021-01-01T00:00:00Z, organisation: omct, language: ru, proof: "
-                    "ru-aeadbe1bd2, action: withdrawn, by: \"B\", via: {command-line: \"test\"}}\n"
-                    "- {at: 2021-01-01T00:00:00Z, organisation: fidh, language: en, proof: en-9fd7114396, action: "
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")  # after every approval
+    path.write_text(path.read_text() + f"- {{at: {now}, organisation: omct, language: ru, proof: "
+                    "ru-608337855e, action: withdrawn, by: \"B\", via: {command-line: \"test\"}}\n"
+                    f"- {{at: {now}, organisation: fidh, language: en, proof: en-d2d6d81eea, action: "
                     "changes-requested, by: \"C\", comment: \"paragraph 2\", via: {command-line: \"test\"}}\n")
     result = cli("build", "march-2020", "--root", project, "--out", tmp_path / "out")
     assert result.exit_code == 1
-    assert "omct has not approved the current ru proof ru-aeadbe1bd2 (it withdrew from the letter)" in result.stderr
-    assert "fidh has not approved the current en proof en-9fd7114396 (it asked for changes)" in result.stderr
+    assert "omct has not approved the current ru proof ru-608337855e (it withdrew from the letter)" in result.stderr
+    assert "fidh has not approved the current en proof en-d2d6d81eea (it asked for changes)" in result.stderr
 
 
 def test_the_old_format_is_named_and_upgraded_with_the_same_meaning(cli, project):
     path = project / HISTORY
     path.write_text("approvals:\n" + "".join(
         f"  {signatory}:\n" + "".join(f"    {language}: {{proof: {proof}, date: 2020-03-30, by: \"X\"}}\n"
-                                      for language, proof in (("en", EN), ("ru", "ru-aeadbe1bd2"),
-                                                              ("ky", "ky-969cde70ad")))
+                                      for language, proof in (("en", EN), ("ru", "ru-608337855e"),
+                                                              ("ky", "ky-5dd18639ed")))
         for signatory in SIGNATORIES))
     result = cli("check", "march-2020", "--root", project)
     assert result.exit_code == 1 and "approvals.yaml is in the old format" in result.stderr

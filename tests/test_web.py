@@ -99,7 +99,7 @@ def test_a_reviewer_approves_from_the_link_in_an_emailed_review_and_the_final_bu
     proof = driver.find_element(By.CSS_SELECTOR, "#approve input[name=proof]").get_attribute("value")
     assert proof in driver.find_element(By.ID, "state-h").text
     images = driver.find_elements(By.CSS_SELECTOR, "img.page")
-    assert len(images) == 2
+    assert len(images) == 3  # the letter's two pages and the annex listing the recipients
     for image in images:  # previews load lazily: bring each into view and wait until it is drawn
         WebDriverWait(driver, 60).until(lambda _: driver.execute_script(
             "arguments[0].scrollIntoView(); return arguments[0].complete && arguments[0].naturalWidth", image) > 500)

@@ -72,7 +72,7 @@ def served(project, tmp_path):
     writer = PdfWriter()
     writer.add_blank_page(595, 842)
     (project / "out" / "march-2020.proof").mkdir(parents=True)
-    writer.write(project / "out" / "march-2020.proof" / "march-2020-proof-en-9fd7114396.pdf")
+    writer.write(project / "out" / "march-2020.proof" / "march-2020-proof-en-d2d6d81eea.pdf")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = uvicorn.Server(uvicorn.Config(create_app(Settings(project, project / "out", secret, base)),
@@ -100,7 +100,7 @@ def test_a_proof_not_yet_made_cannot_be_approved(served):
     assert status == 200 and "has not been made yet" in body and 'id="approve"' not in body
     cookie, csrf = form_session(served["link"])
     form = urllib.parse.urlencode({"csrf": csrf, "organisation": "fidh", "action": "approve", "name": "A",
-                                   "role": "B", "proof": "ru-aeadbe1bd2"}).encode()
+                                   "role": "B", "proof": "ru-608337855e"}).encode()
     headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
     before = (served["root"] / "letters/march-2020/approvals.yaml").read_bytes()
     status, _, body = fetch(served["link"] + "/ru", data=form, headers=headers)
@@ -112,7 +112,7 @@ def test_malformed_forms_are_refused_with_a_page(served):
     cookie, csrf = form_session(served["link"])
     url = served["link"] + "/en"
     urlencoded = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
-    fields = f"csrf={csrf}&organisation=fidh&action=approve&name=A&role=B&proof=en-9fd7114396"
+    fields = f"csrf={csrf}&organisation=fidh&action=approve&name=A&role=B&proof=en-d2d6d81eea"
     cases = [
         (fields + "&organisation=omct", urlencoded, 400, "names a field twice"),
         (fields + "&comment=" + "x" * 40_000, urlencoded, 413, "too long"),
@@ -134,12 +134,12 @@ def test_an_organisation_taken_off_the_campaign_loses_its_page(served):
 
 
 def test_the_pdf_and_previews_are_served_only_for_real_proofs(served):
-    status, headers, body = fetch(served["link"] + "/proofs/en-9fd7114396/page-1.png")
+    status, headers, body = fetch(served["link"] + "/proofs/en-d2d6d81eea/page-1.png")
     assert status == 200 and headers["content-type"] == "image/png"
-    status, headers, _ = fetch(served["link"] + "/proofs/en-9fd7114396/march-2020-proof-en-9fd7114396.pdf")
+    status, headers, _ = fetch(served["link"] + "/proofs/en-d2d6d81eea/march-2020-proof-en-d2d6d81eea.pdf")
     assert status == 200 and headers["content-disposition"].startswith("attachment;")
-    for tail in ("/proofs/en-9fd7114396/page-2.png", "/proofs/ru-aeadbe1bd2/page-1.png",
-                 "/proofs/..%2F..%2Fsecret/page-1.png", "/proofs/en-9fd7114396/..%2F..%2Fletters"):
+    for tail in ("/proofs/en-d2d6d81eea/page-2.png", "/proofs/ru-608337855e/page-1.png",
+                 "/proofs/..%2F..%2Fsecret/page-1.png", "/proofs/en-d2d6d81eea/..%2F..%2Fletters"):
         status, _, body = fetch(served["link"] + tail)
         assert status == 404 and "Traceback" not in body, tail
 
@@ -180,7 +180,7 @@ def test_nine_organisations_approving_at_once_through_their_pages_are_all_record
         cookie, csrf = form_session(links[organisation])
         form = urllib.parse.urlencode({"csrf": csrf, "organisation": organisation, "action": "approve",
                                        "name": f"Person of {organisation}", "role": "Director",
-                                       "proof": "en-9fd7114396"}).encode()
+                                       "proof": "en-d2d6d81eea"}).encode()
         return fetch(links[organisation] + "/en", data=form, headers={
             "Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})[0]
 
