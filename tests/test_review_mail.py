@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from coalition.cli import main
 from coalition.records.ledger import Kind, Ledger, Role, read_status
 from coalition.records.links import find_organisation, load_secret
+from coalition.usecases import open_campaign
 from helpers import copy_project, edit
 from mta import Recorder, start_recorder
 
@@ -34,7 +35,7 @@ def recorded(root: Path, organisation: str, language: str, action: str, proof: s
     history = root / APPROVALS
     text = history.read_text(encoding="utf-8")
     if proof is None:
-        [proof] = sorted(set(re.findall(rf"language: {language}, proof: ({language}-[0-9a-f]{{10}})", text)))
+        proof = open_campaign(root, CAMPAIGN, final=False).proofs[language].id
     at = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     comment = ', comment: "not yet"' if action == "changes-requested" else ""
     history.write_text(text + f"- {{at: {at}, organisation: {organisation}, language: {language}, proof: {proof}, "
