@@ -148,3 +148,29 @@ def test_every_language_has_the_annex_strings():
     for language, values in strings.items():
         for key in ("proof_recipients", "by_post", "letter_languages"):
             assert values.get(key), f"{language} has no {key}"
+
+
+def test_the_annex_of_an_arabic_proof_runs_right_to_left(cli, tmp_path):
+    import pypdfium2
+
+    from languages.project import approve_everything, write_project
+
+    root = tmp_path / "project"
+    write_project(root, ["ar", "en"])
+    approve_everything(root)
+    result = cli("proof", "every-language", "--root", root, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    [pdf] = (tmp_path / "out" / "every-language.proof").glob("every-language-proof-ar-*.pdf")
+    document = pypdfium2.PdfDocument(pdf)
+    page = document[len(document) - 1]
+    width = page.get_width()
+    text = page.get_textpage()
+    heading = "إليها هذه الرسالة"  # (pdfium extracts the fatha of المرسَل out of place)
+    content = text.get_text_range()
+    assert heading in content and "office@president.example.org" in content
+    start = content.rindex("\n", 0, content.index(heading)) + 1  # the heading's whole line
+    end = content.index("\r", start)
+    boxes = [text.get_charbox(index) for index in range(start, end) if not content[index].isspace()]
+    right = max(box[2] for box in boxes)
+    left = min(box[0] for box in boxes)
+    assert right > width * 0.8 and left > width * 0.4  # set from the right margin, not the left
