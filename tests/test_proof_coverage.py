@@ -85,7 +85,8 @@ def test_a_changed_recipient_address_or_copy_address_changes_the_proof_id(cli, p
     assert moved["en"] != before["en"] and moved["ru"] == before["ru"]
     report = change_report(cli, project, tmp_path / "out", before["en"], moved["en"])
     assert "[-205-]{+207+}" in report
-    edit(project / CAMPAIGN / "campaign.yaml", "      - oip@adm.gov.kg\n", "      - oip@adm.gov.kg\n    cc: [press@adm.gov.kg]\n")
+    edit(project / CAMPAIGN / "campaign.yaml", "      - oip@adm.gov.kg\n",
+         "      - oip@adm.gov.kg\n    cc: [press@adm.gov.kg]\n")
     copied = proof_ids(project)
     assert all(copied[language] != moved[language] for language in ("en", "ru", "ky"))
 
