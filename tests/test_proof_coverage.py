@@ -175,3 +175,11 @@ def test_the_annex_of_an_arabic_proof_runs_right_to_left(cli, tmp_path):
     right = max(box[2] for box in boxes)
     left = min(box[0] for box in boxes)
     assert right > width * 0.8 and left > width * 0.4  # set from the right margin, not the left
+
+
+def test_a_letter_template_without_the_annex_is_refused(cli, project):
+    edit(project / "styles/coalition/letter.html.j2", '  {% include "proof-annex.html.j2" %}\n', "")
+    result = cli("check", "march-2020", "--root", project)
+    assert result.exit_code == 1
+    assert ("styles/coalition/letter.html.j2: the letter template does not include proof-annex.html.j2, so proofs "
+            "would not list the recipients") in result.stderr
