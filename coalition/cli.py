@@ -58,7 +58,8 @@ def main():
 @ROOT
 @OUT
 @click.option("--drop-pending", is_flag=True,
-              help="Leave off the organisations that have not approved the current proofs, instead of stopping.")
+              help="Leave each organisation off the letters of the languages whose current proof it has not "
+                   "approved, instead of stopping.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Processes that render PDFs.  [default: all cores]")
 @click.option("--no-cache", is_flag=True, help="Render every PDF again instead of reusing unchanged ones.")

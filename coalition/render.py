@@ -224,11 +224,17 @@ def check_templates(campaign: Campaign, letters: dict, problems: Problems) -> No
     if campaign.style is None or not campaign.style.template:
         return
     renderer = Renderer(campaign, problems)
+    annexed = True
     for recipient in campaign.recipients:
         for language in recipient.languages:
             if language in letters and language in campaign.letterhead.strings:
                 renderer.html(letters[language], recipient)
-                renderer.html(letters[language], recipient, proof="en-0000000000")
+                proof = renderer.html(letters[language], recipient, proof="en-0000000000")
+                annexed = annexed and (proof is None or 'class="proof-annex"' in proof)
+    if not annexed:  # the signatories approve who the letter goes to: the proof must show them
+        problems.add(campaign.style.folder / campaign.style.template, 0, "the letter template does not include "
+                     "proof-annex.html.j2, so proofs would not list the recipients",
+                     'add {% include "proof-annex.html.j2" %} just before </body>')
     check_emails(campaign, problems)
 
 

@@ -459,7 +459,7 @@ APPROVAL_EVENT = Record(
     Field("organisation", Identifier(), "the signatory organisation: its file name under signatories/"),
     Field("language", Language(), "the language of the proof"),
     Field("proof", Text(pattern=PROOF_ID, hint="copy the ID from the proof's foot, like 'en-3f9a1c07b2'"),
-          "the proof ID the event is about, as printed at the foot of every page of the proof"),
+          "the proof ID the event is about, as printed in the margin of every page of the proof"),
     Field("action", Choice("approved", "changes-requested", "withdrawn"),
           "approved, changes-requested (with a comment) or withdrawn (the organisation leaves the letter)"),
     Field("by", Text(), "the person who acted for the organisation"),

@@ -18,7 +18,8 @@ def russian_changed_and_approved_by_all_but_omct(cli, project: Path, out: Path) 
     """Edit the Russian letter only, make the proofs and have every organisation but OMCT approve the new one."""
     from coalition.usecases import open_campaign
 
-    edit(project / CAMPAIGN / "letter.ru.md", "сейчас наступило очень трудное время", "сейчас наступило крайне трудное время")
+    edit(project / CAMPAIGN / "letter.ru.md", "сейчас наступило очень трудное время",
+         "сейчас наступило крайне трудное время")
     assert cli("proof", "march-2020", "--root", project, "--out", out).exit_code == 0
     russian = open_campaign(project, "march-2020", final=False).proof_ids["ru"]
     for organisation in OTHERS:

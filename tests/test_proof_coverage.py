@@ -85,7 +85,8 @@ def test_a_changed_recipient_address_or_copy_address_changes_the_proof_id(cli, p
     assert moved["en"] != before["en"] and moved["ru"] == before["ru"]
     report = change_report(cli, project, tmp_path / "out", before["en"], moved["en"])
     assert "[-205-]{+207+}" in report
-    edit(project / CAMPAIGN / "campaign.yaml", "      - oip@adm.gov.kg\n", "      - oip@adm.gov.kg\n    cc: [press@adm.gov.kg]\n")
+    edit(project / CAMPAIGN / "campaign.yaml", "      - oip@adm.gov.kg\n",
+         "      - oip@adm.gov.kg\n    cc: [press@adm.gov.kg]\n")
     copied = proof_ids(project)
     assert all(copied[language] != moved[language] for language in ("en", "ru", "ky"))
 
@@ -148,3 +149,37 @@ def test_every_language_has_the_annex_strings():
     for language, values in strings.items():
         for key in ("proof_recipients", "by_post", "letter_languages"):
             assert values.get(key), f"{language} has no {key}"
+
+
+def test_the_annex_of_an_arabic_proof_runs_right_to_left(cli, tmp_path):
+    import pypdfium2
+
+    from languages.project import approve_everything, write_project
+
+    root = tmp_path / "project"
+    write_project(root, ["ar", "en"])
+    approve_everything(root)
+    result = cli("proof", "every-language", "--root", root, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    [pdf] = (tmp_path / "out" / "every-language.proof").glob("every-language-proof-ar-*.pdf")
+    document = pypdfium2.PdfDocument(pdf)
+    page = document[len(document) - 1]
+    width = page.get_width()
+    text = page.get_textpage()
+    heading = "إليها هذه الرسالة"  # (pdfium extracts the fatha of المرسَل out of place)
+    content = text.get_text_range()
+    assert heading in content and "office@president.example.org" in content
+    start = content.rindex("\n", 0, content.index(heading)) + 1  # the heading's whole line
+    end = content.index("\r", start)
+    boxes = [text.get_charbox(index) for index in range(start, end) if not content[index].isspace()]
+    right = max(box[2] for box in boxes)
+    left = min(box[0] for box in boxes)
+    assert right > width * 0.8 and left > width * 0.4  # set from the right margin, not the left
+
+
+def test_a_letter_template_without_the_annex_is_refused(cli, project):
+    edit(project / "styles/coalition/letter.html.j2", '  {% include "proof-annex.html.j2" %}\n', "")
+    result = cli("check", "march-2020", "--root", project)
+    assert result.exit_code == 1
+    assert ("styles/coalition/letter.html.j2: the letter template does not include proof-annex.html.j2, so proofs "
+            "would not list the recipients") in result.stderr
