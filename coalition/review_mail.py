@@ -23,8 +23,7 @@ from .errors import CoalitionError
 from .model import Campaign, FileKind, Manifest, ManifestEntry, Signatory
 from .records.approvals import ApprovalState, State
 from .records.ledger import SENDABLE, DeliveryRecord, DeliveryState, Kind, Ledger, LedgerStatus, Role, read_status
-from .send import Refused, Run, SendOptions, addresses_of, check_international, os_errors, parse_draft, send_lock, \
-    sha256
+from .send import Refused, SendOptions, addresses_of, deliver, os_errors, parse_draft, send_lock, sha256
 from .smtp import Session, SmtpSettings, check_security
 
 REVIEWS = "review"  # the drafts' folder under out/<campaign>.proof/
@@ -253,20 +252,16 @@ def _send_reviews(checked: CheckedCampaign, folder: Path, links: dict[str, str |
             wanted = {decision.email.message_id for decision in going if decision.email}
             todo = [delivery for delivery in ledger.status().reviews
                     if delivery.message_id in wanted and delivery.having(*SENDABLE)]
-            if todo:
-                session.open()
-                check_international(ledger, todo, session)
             drafts = {decision.organisation: decision.email.path for decision in going if decision.email}
-            run = Run(campaign.sender.address, ledger, session, options, report,
-                      lambda organisation: f"ask {organisation} whether it arrived; it is not sent again for this "
-                                           f"round (the draft is {drafts[organisation]}, for your own mail client)")
-            for delivery in todo:
-                run.deliver(delivery)
+            lines = deliver(ledger, session, todo, campaign.sender.address, options, report,
+                            lambda organisation: f"ask {organisation} whether it arrived; it is not sent again for "
+                                                 f"this round (the draft is {drafts[organisation]}, for your own mail "
+                                                 "client)")
             status = ledger.status()
         finally:
             session.close()
             ledger.close()
-    return _report(checked, decisions, status, notes + run.lines)
+    return _report(checked, decisions, status, notes + lines)
 
 
 def _report(checked: CheckedCampaign, decisions: list[ReviewDecision], status: LedgerStatus,

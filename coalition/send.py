@@ -660,20 +660,28 @@ def _send(checked: CheckedCampaign, out: Path, settings: SmtpSettings, options: 
             todo = [delivery for delivery in status.deliveries  # never to a recipient campaign.yaml dropped
                     if delivery.recipient in current and delivery.recipient not in stale
                     and delivery is status.of(delivery.recipient)[-1] and delivery.having(*SENDABLE)]
-            if todo:
-                session.open()
-                check_international(ledger, todo, session)
             campaign = build.campaign.id
-            run = Run(build.sender, ledger, session, options, report,
-                      lambda recipient: f"ask whether it arrived, then 'coalition confirm {campaign} {recipient} --by "
-                                        f"NAME' or 'coalition send {campaign} --yes --resend {recipient}'")
-            for delivery in todo:
-                run.deliver(delivery)
+            lines = deliver(ledger, session, todo, build.sender, options, report,
+                            lambda recipient: f"ask whether it arrived, then 'coalition confirm {campaign} {recipient} "
+                                              f"--by NAME' or 'coalition send {campaign} --yes --resend {recipient}'")
             status = ledger.status()
         finally:
             session.close()
             ledger.close()
-    return _report(build, status, current, decisions, run.lines)
+    return _report(build, status, current, decisions, lines)
+
+
+def deliver(ledger: Ledger, session: Session, todo: list[DeliveryRecord], sender: str, options: SendOptions,
+            report: Callable[[str], None], in_doubt: Callable[[str], str]) -> list[str]:
+    """Send each of `todo` in `session` (opened only if there is something to send, SMTPUTF8 checked before
+    anything goes out); the lines the run said. `in_doubt` says what to do about a recipient left in doubt."""
+    if todo:
+        session.open()
+        check_international(ledger, todo, session)
+    run = Run(sender, ledger, session, options, report, in_doubt)
+    for delivery in todo:
+        run.deliver(delivery)
+    return run.lines
 
 
 def check_international(ledger: Ledger, todo: list[DeliveryRecord], session: Session) -> None:

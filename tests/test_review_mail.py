@@ -18,6 +18,7 @@ from coalition.records.links import find_organisation, load_secret
 from coalition.usecases import open_campaign
 from helpers import copy_project, edit
 from mta import Recorder, start_recorder
+from sending import smtp  # noqa: F401
 
 CAMPAIGN = "march-2020"
 APPROVALS = Path("letters/march-2020/approvals.yaml")
@@ -56,14 +57,6 @@ def root(tmp_path) -> Path:
     for language in ("en", "ru", "ky"):
         recorded(root, "civil-rights-defenders", language, "withdrawn")
     return root
-
-
-@pytest.fixture
-def smtp():
-    handler = Recorder()
-    controller = start_recorder(handler)
-    yield handler
-    controller.stop()
 
 
 def proof(root: Path, *extra: object, port: int | None = None, env: dict | None = None):
