@@ -14,8 +14,6 @@ from pathlib import Path
 
 from .model import FontFace
 
-GENERIC_FAMILIES = ("serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui", "emoji", "math",
-                    "fangsong", "ui-serif", "ui-sans-serif", "ui-monospace", "ui-rounded")
 CSS_KEYWORDS = ("inherit", "initial", "unset", "revert", "normal", "italic", "oblique", "bold", "bolder", "lighter",
                 "small-caps", "caption", "icon", "menu", "message-box", "small-caption", "status-bar")
 FONT_DECLARATION = re.compile(r"(?<![\w-])(font-family|font)\s*:\s*([^;{}]+)")
