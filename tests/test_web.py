@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from helpers import copy_project, edit
 from mta import Recorder, start_recorder
-from webtools import (CHROMEDRIVER, CHROMIUM, Server, browser, coalition, fetch, free_port, link_in,
-                      review_link)
+from webtools import (CHROMEDRIVER, CHROMIUM, Server, after_navigation, browser, coalition, fetch, free_port,
+                      link_in, review_link)
 
 pytestmark = pytest.mark.skipif(not (Path(CHROMIUM).is_file() and Path(CHROMEDRIVER).is_file()),
                                 reason="needs Debian's chromium and chromium-driver (./setup.sh --test installs them)")
@@ -71,9 +70,7 @@ def submit(driver, form_id: str, **fields: str) -> None:
         field = form.find_element(By.NAME, name)
         field.clear()
         field.send_keys(value)
-    page = driver.find_element(By.TAG_NAME, "html")
-    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+    after_navigation(driver, form.find_element(By.CSS_SELECTOR, "button[type=submit]").click)
 
 
 def test_a_reviewer_approves_from_the_link_in_an_emailed_review_and_the_final_build_then_succeeds(site, driver, cli,
@@ -95,7 +92,7 @@ def test_a_reviewer_approves_from_the_link_in_an_emailed_review_and_the_final_bu
     assert sorted(part.get_filename() for part in message.iter_attachments())[0].startswith("march-2020-proof-")
     driver.get(link_in(message))
     assert "World Organisation Against Torture (OMCT)" in driver.page_source
-    driver.find_element(By.LINK_TEXT, "English").click()
+    after_navigation(driver, driver.find_element(By.LINK_TEXT, "English").click)
     proof = driver.find_element(By.CSS_SELECTOR, "#approve input[name=proof]").get_attribute("value")
     assert proof in driver.find_element(By.ID, "state-h").text
     images = driver.find_elements(By.CSS_SELECTOR, "img.page")
@@ -120,7 +117,7 @@ def test_request_changes_shows_on_the_dashboard_with_its_comment(site, driver, c
     submit(driver, "request-changes", name="Alice Mogwe", comment=comment)
     assert "request for changes is recorded" in driver.page_source
     driver.get(site["server"].dashboard)
-    driver.find_element(By.LINK_TEXT, CAMPAIGN).click()
+    after_navigation(driver, driver.find_element(By.LINK_TEXT, CAMPAIGN).click)
     row = driver.find_element(By.XPATH, "//th[contains(., 'International Federation for Human Rights')]/..")
     cell = row.find_elements(By.TAG_NAME, "td")[0]
     assert "changes requested" in cell.text and comment in cell.find_element(By.TAG_NAME, "blockquote").text
@@ -281,7 +278,5 @@ def test_pages_are_readable_on_a_phone_with_enough_contrast_and_usable_by_keyboa
     assert driver.find_element(By.CSS_SELECTOR, "label[for=approve-name]").text == "Your name"
     active.send_keys("Gerald Staberock", Keys.TAB)
     driver.switch_to.active_element.send_keys("Secretary General", Keys.TAB)
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.switch_to.active_element.send_keys(Keys.ENTER)
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(page))
+    after_navigation(driver, lambda: driver.switch_to.active_element.send_keys(Keys.ENTER))
     assert "your approval of proof" in driver.find_element(By.CSS_SELECTOR, "[role=status]").text

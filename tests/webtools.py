@@ -103,3 +103,17 @@ def fetch(url: str, data: bytes | None = None, headers: dict | None = None) -> t
             return response.status, dict(response.headers), response.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as error:
         return error.code, dict(error.headers), error.read().decode("utf-8", "replace")
+
+
+def after_navigation(driver, action) -> None:
+    """Run an action that loads a new page and wait until the new page is complete."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    # A marker on the old window object, not a held element: while chromium swaps documents, asking about an
+    # old element can fail with an inspector error instead of the stale-element error Selenium waits for.
+    driver.execute_script("window.coalitionOldPage = true")
+    action()
+    WebDriverWait(driver, 60, ignored_exceptions=(WebDriverException,)).until(lambda _: driver.execute_script(
+        "return !window.coalitionOldPage && document.readyState === 'complete'"))
+
