@@ -58,6 +58,19 @@ def test_links_are_per_organisation_and_campaign_revocable_and_keep_comments(pro
         update_links(campaign, revoke=("omtc",))
 
 
+def test_revoking_a_link_never_made_leaves_no_working_link(project, tmp_path):
+    secret = load_secret(tmp_path / "secret", project)
+    campaign = load_campaign(project, CAMPAIGN, Problems(project))
+    records = update_links(campaign, revoke=("fidh",))  # the coordinator revokes before anything was sent
+    assert records["fidh"].revoked and not records["fidh"].active
+    assert find_organisation(secret, campaign.folder, CAMPAIGN, review_token(secret, CAMPAIGN, records["fidh"])) \
+        is None
+    assert update_links(campaign)["fidh"] == records["fidh"]  # a later run does not make it a working link
+    assert records["omct"].active  # the others' links are made as usual
+    with pytest.raises(CoalitionError, match="not both"):
+        update_links(campaign, revoke=("omct",), regenerate=("omct",))
+
+
 @pytest.fixture
 def served(project, tmp_path):
     """The project served by uvicorn in a thread; only the English proof is made (a blank page stands for it)."""

@@ -159,6 +159,9 @@ def update_links(campaign: Campaign, make_missing: bool = True, revoke: tuple[st
     for organisation in (*revoke, *regenerate):
         if organisation not in ids:
             raise CoalitionError(f"{organisation!r} does not sign {campaign.id} (signatories: {', '.join(ids)})")
+    both = sorted(set(revoke) & set(regenerate))
+    if both:
+        raise CoalitionError(f"{', '.join(both)}: give --revoke or --regenerate for an organisation, not both")
     path = campaign.folder / LINKS
     yaml = YAML()  # round-trip: keeps the comments and the order people gave
     yaml.width = 4096
@@ -172,7 +175,10 @@ def update_links(campaign: Campaign, make_missing: bool = True, revoke: tuple[st
         changed = False
         for organisation in ids:
             entry = data.get(organisation)
-            if organisation in regenerate or (entry is None and make_missing):
+            if organisation in revoke and entry is None:  # revoked before it was ever made: it never works
+                data[organisation] = yaml.load(f"{{link: {_new_id()}, made: {_now()}, revoked: {_now()}}}")
+                changed = True
+            elif organisation in regenerate or (entry is None and make_missing):
                 data[organisation] = yaml.load(f"{{link: {_new_id()}, made: {_now()}}}")
                 changed = True
             elif organisation in revoke and entry is not None and not entry.get("revoked"):
