@@ -389,13 +389,15 @@ def send(campaign, root, out, yes, smtp_host, smtp_port, smtp_security, smtp_dea
 @CAMPAIGN
 @click.argument("recipient")
 @click.option("--by", required=True, help="Who confirmed that it arrived.")
+@click.option("--review", is_flag=True,
+              help="RECIPIENT is a signatory organisation and the message its review e-mail, not a letter.")
 @ROOT
 @report_errors
-def confirm(campaign, recipient, by, root):
+def confirm(campaign, recipient, by, review, root):
     """Record that the in-doubt message to RECIPIENT arrived after all (a person checked)."""
     from .usecases import confirm as confirm_arrived
 
-    click.echo(confirm_arrived(campaign, recipient, by, root=root))
+    click.echo(confirm_arrived(campaign, recipient, by, root=root, review=review))
 
 
 @main.command()

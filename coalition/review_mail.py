@@ -254,9 +254,10 @@ def _send_reviews(checked: CheckedCampaign, folder: Path, links: dict[str, str |
                     if delivery.message_id in wanted and delivery.having(*SENDABLE)]
             drafts = {decision.organisation: decision.email.path for decision in going if decision.email}
             lines = deliver(ledger, session, todo, campaign.sender.address, options, report,
-                            lambda organisation: f"ask {organisation} whether it arrived; it is not sent again for "
-                                                 f"this round (the draft is {drafts[organisation]}, for your own mail "
-                                                 "client)")
+                            lambda organisation: f"ask {organisation} whether it arrived, then 'coalition confirm "
+                                                 f"{campaign.id} {organisation} --review --by NAME'; it is not sent "
+                                                 f"again for this round (the draft is {drafts[organisation]}, for "
+                                                 "your own mail client)")
             status = ledger.status()
         finally:
             session.close()

@@ -724,18 +724,23 @@ def _report(build: FinalBuild, status: LedgerStatus, current: set[str], decision
 # What a person records: an in-doubt message that arrived, a post bundle that was mailed
 
 
-def confirm_arrived(campaign: Campaign, recipient: str, by: str) -> str:
-    """Record that a person confirmed the in-doubt message to `recipient` arrived; what was recorded."""
+def confirm_arrived(campaign: Campaign, recipient: str, by: str, review: bool = False) -> str:
+    """Record that a person confirmed the in-doubt message to `recipient` (an organisation's review e-mail, with
+    `review`) arrived; what was recorded."""
     campaign_id = campaign.id
+    if not by.strip():
+        raise Refused("--by: say who confirmed that it arrived")
     with send_lock(campaign, wait=True):
         status = read_status(campaign.folder)
-        history = status.of(recipient)
+        history = tuple(item for item in status.reviews if item.recipient == recipient) if review else \
+            status.of(recipient)
         if not history or not history[-1].having(DeliveryState.IN_DOUBT):
-            raise Refused(f"no message to {recipient!r} is in doubt (see 'coalition status {campaign_id}')")
+            what = "review e-mail to" if review else "message to"
+            raise Refused(f"no {what} {recipient!r} is in doubt (see 'coalition status {campaign_id}')")
         ledger = Ledger.open(campaign.folder, writable=True)
         assert ledger is not None
         try:
-            count = ledger.confirm(history[-1].id, by)
+            count = ledger.confirm(history[-1].id, by.strip())
         finally:
             ledger.close()
     return f"{recipient}: {history[-1].message_id} recorded as arrived at {count} address(es), confirmed by {by}"

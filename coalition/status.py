@@ -14,7 +14,7 @@ from pathlib import Path
 from .errors import Problems
 from .checks.translations import check_fresh, translation_record
 from .model import Campaign, Channel, Letter, Manifest
-from .records.ledger import RecipientStatus, describe, read_status, recipients_status
+from .records.ledger import DeliveryState, LedgerStatus, RecipientStatus, describe, read_status, recipients_status
 from .records.proofs import read_proof
 from .records.approvals import ApprovalState, State
 
@@ -63,6 +63,33 @@ class Build:
 
 
 @dataclass(frozen=True)
+class ReviewEmail:
+    """The latest review e-mail to one organisation, as the ledger has it."""
+
+    campaign: str
+    organisation: str
+    address: str
+    state: DeliveryState
+    planned_on: str  # YYYY-MM-DD
+    sent_on: str | None
+    reply: str | None
+
+    @property
+    def summary(self) -> str:
+        """One line for people: where it stands and, when a person must act, what to do."""
+        if self.state.done:
+            return f"sent to {self.address} on {self.sent_on}" + (" (confirmed)" if self.state is
+                                                                   DeliveryState.CONFIRMED else "")
+        if self.state is DeliveryState.IN_DOUBT:
+            return (f"in doubt (to {self.address}): ask {self.organisation} whether it arrived, then 'coalition "
+                    f"confirm {self.campaign} {self.organisation} --review --by NAME'")
+        if self.state is DeliveryState.REFUSED:
+            return (f"refused for {self.address} ({self.reply}): correct the organisation's contact, then "
+                    f"'coalition proof {self.campaign} --send-reviews --yes'")
+        return f"not sent yet (planned on {self.planned_on}): 'coalition proof {self.campaign} --send-reviews --yes'"
+
+
+@dataclass(frozen=True)
 class CampaignStatus:
     """Everything the coordinator needs to see about one campaign, and the next step."""
 
@@ -76,6 +103,7 @@ class CampaignStatus:
     deliveries: tuple[RecipientStatus, ...]  # every recipient, in campaign order
     sending: tuple[str, ...]  # the ledger for people: counts first, each address, then what to do
     next_step: str
+    reviews: tuple[ReviewEmail, ...] = ()  # the latest review e-mail per organisation that was sent one
 
     def state(self, organisation: str, language: str) -> ApprovalState:
         """One cell of the matrix."""
@@ -99,8 +127,22 @@ def campaign_status(root: Path, campaign: Campaign, letters: dict[str, Letter], 
     ledger = read_status(campaign.folder)
     status = CampaignStatus(campaign.id, campaign.subject.get(campaign.languages[0]), proofs, organisations,
                             approvals, translations, build, recipients_status(ledger, emails, post),
-                            tuple(describe(ledger, emails, post, campaign.id)), "")
+                            tuple(describe(ledger, emails, post, campaign.id)), "",
+                            _reviews(campaign, ledger))
     return dataclasses.replace(status, next_step=next_step(status))
+
+
+def _reviews(campaign: Campaign, ledger: LedgerStatus) -> tuple[ReviewEmail, ...]:
+    latest = {delivery.recipient: delivery for delivery in ledger.reviews}  # oldest first: the last one stays
+    found = []
+    for signatory in campaign.signatories:
+        delivery = latest.get(signatory.id)
+        if delivery is None or not delivery.addresses:
+            continue
+        address = delivery.addresses[0]  # a review e-mail goes to the organisation's one contact
+        found.append(ReviewEmail(campaign.id, signatory.id, address.address, address.state,
+                                 delivery.planned_at[:10], delivery.sent_on, address.reply))
+    return tuple(found)
 
 
 def _proof_info(campaign: Campaign, language: str, proof_id: str, out: Path) -> ProofInfo:
@@ -208,5 +250,8 @@ def status_text(status: CampaignStatus) -> str:
         lines.append("  none")
     lines += ["", f"build: {status.build.state.value} ({status.build.detail})", "", "deliveries:"]
     lines += [f"  {line}" for line in status.sending]
+    if status.reviews:
+        lines += ["", "review e-mails (the latest to each organisation):"]
+        lines += [f"  {item.organisation}: {item.summary}" for item in status.reviews]
     lines += ["", f"next step: {status.next_step}"]
     return "\n".join(lines)

@@ -311,9 +311,9 @@ def send(campaign_id: str, root: Path, out: Path, settings: SmtpSettings, option
     return sending.send(open_campaign(root, campaign_id, final=True), out, settings, options, report)
 
 
-def confirm(campaign_id: str, recipient: str, by: str, root: Path = Path(".")) -> str:
-    """Record that a person confirmed an in-doubt message arrived."""
-    return sending.confirm_arrived(open_campaign(root, campaign_id, final=False).campaign, recipient, by)
+def confirm(campaign_id: str, recipient: str, by: str, root: Path = Path("."), review: bool = False) -> str:
+    """Record that a person confirmed an in-doubt letter (or, with `review`, review e-mail) arrived."""
+    return sending.confirm_arrived(open_campaign(root, campaign_id, final=False).campaign, recipient, by, review)
 
 
 def mailed(campaign_id: str, recipient: str, by: str, on: datetime.date | None, tracking: str | None,

@@ -173,7 +173,7 @@ def test_a_configuration_failure_stops_the_run_after_one_login_and_a_later_run_s
         controller.stop()
 
 
-def test_refused_deferred_and_in_doubt_are_reported_and_only_a_deferred_one_goes_in_a_later_run(root, smtp):
+def test_refused_deferred_and_in_doubt_are_reported_and_only_a_deferred_one_goes_in_a_later_run(root, smtp, cli):
     smtp.refuse.add(contact("fidh"))
     smtp.defer.add(contact("omct"))
     smtp.drop_after_data.add(contact("human-rights-watch"))  # stored, then the line is cut before the reply
@@ -181,7 +181,8 @@ def test_refused_deferred_and_in_doubt_are_reported_and_only_a_deferred_one_goes
     assert first.exit_code == 3, first.output
     assert "REFUSED fidh@example.org (550" in first.output and "deferred omct@example.org (451" in first.output
     assert "human-rights-watch: IN DOUBT human-rights-watch@example.org" in first.output
-    assert "ask human-rights-watch whether it arrived; it is not sent again for this round" in first.output
+    assert ("ask human-rights-watch whether it arrived, then 'coalition confirm march-2020 human-rights-watch "
+            "--review --by NAME'; it is not sent again for this round") in first.output
     smtp.refuse.clear()
     smtp.defer.clear()
     smtp.drop_after_data.clear()
@@ -196,6 +197,19 @@ def test_refused_deferred_and_in_doubt_are_reported_and_only_a_deferred_one_goes
     assert third.exit_code == 3, third.output  # still the one in doubt
     assert {address: len(messages) for address, messages in received(smtp).items()} == {
         contact("human-rights-watch"): 1, contact("omct"): 1, "review@fidh.example.org": 1}
+    status = cli("status", CAMPAIGN, "--root", root, "--out", root / "out")
+    assert "human-rights-watch: in doubt (to human-rights-watch@example.org): ask human-rights-watch" in status.output
+    assert "fidh: sent to review@fidh.example.org on " in status.output and "omct: sent to omct@" in status.output
+    not_a_letter = cli("confirm", CAMPAIGN, "human-rights-watch", "--by", "Coordinator", "--root", root)
+    assert not_a_letter.exit_code == 1 and "no message to 'human-rights-watch' is in doubt" in not_a_letter.output
+    confirmed = cli("confirm", CAMPAIGN, "human-rights-watch", "--review", "--by", "Coordinator", "--root", root)
+    assert confirmed.exit_code == 0 and "recorded as arrived at 1 address(es)" in confirmed.output
+    fourth = proof(root, port=smtp.port)
+    assert fourth.exit_code == 0, fourth.output  # nothing is left for a person, and nothing more is sent
+    assert sum(len(messages) for messages in received(smtp).values()) == 3
+    status = cli("status", CAMPAIGN, "--root", root, "--out", root / "out")
+    assert "human-rights-watch: sent to human-rights-watch@example.org on " in status.output
+    assert "(confirmed)" in status.output
 
 
 def test_refused_before_anything_without_links_or_with_a_revoked_link(root, smtp, cli):
