@@ -53,7 +53,7 @@ class ProofLine:
 
 @dataclass(frozen=True)
 class Review:
-    """What the review template is given, in the campaign's first language."""
+    """What the review template is given, in the language the organisation reads."""
 
     lang: str
     organisation: str
@@ -152,8 +152,8 @@ def check_emails(campaign: Campaign, problems: Problems) -> None:
     """Every language the e-mails are written in has the strings and templates they need: found by `check`,
     before anything is rendered."""
     languages = {recipient.languages[0] for recipient in campaign.recipients if recipient.channel == "email"}
-    if campaign.signatories and campaign.languages:
-        languages.add(campaign.languages[0])  # the review e-mails
+    languages |= {signatory.review_language(campaign.languages) for signatory in campaign.signatories
+                  if campaign.languages}  # the review e-mails
     for language in sorted(languages):
         for name, kind in ((COVER_TEMPLATE, Cover), (REVIEW_TEMPLATE, Review)):
             sample = _sample(kind, language)
@@ -225,17 +225,17 @@ def draft(campaign: Campaign, to: tuple[str, ...], cc: tuple[str, ...], subject:
 def review_emails(campaign: Campaign, proofs: dict, states: dict, rendered, reports: dict, files: list,
                   problems: Problems, links: dict | None = None) -> list[tuple[str, bytes]]:
     """For each signatory organisation, a draft to its contact with the proofs and the changes since its approval,
-    in the campaign's first language; `states` is (organisation, language) -> ApprovalState, `links` organisation
+    in the language its reviewers read (`review_languages`); `states` is (organisation, language) -> ApprovalState, `links` organisation
     -> its private review link."""
     if campaign.sender is None:
         problems.add(campaign.folder / "campaign.yaml", 0, "review e-mails need a sender",
                      "add 'sender:' with the coordinator's name and e-mail address")
         return []
-    language = campaign.languages[0]
-    words = Words(campaign, language)
     by_name = {file.path: file for file in files}
     emails = []
     for signatory in campaign.signatories:
+        language = signatory.review_language(campaign.languages)
+        words = Words(campaign, language)
         attachments, lines = [], []
         try:
             for item in rendered:

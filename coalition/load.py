@@ -109,7 +109,8 @@ def load_signatories(root: Path, ids: tuple, campaign: YamlDocument, problems: P
         if values:
             qualifier = values["qualifier"]
             signatories.append(Signatory(signatory_id, Localized(values["name"]),
-                                         Localized(qualifier) if qualifier else None, values["contact"], path))
+                                         Localized(qualifier) if qualifier else None, values["contact"], path,
+                                         tuple(values["review_languages"] or ())))
     return tuple(signatories)
 
 

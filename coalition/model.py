@@ -61,6 +61,12 @@ class Signatory:
     qualifier: Localized | None
     contact: str
     source: Path
+    review_languages: tuple[str, ...] = ()  # most preferred first
+
+    def review_language(self, campaign_languages: tuple[str, ...]) -> str:
+        """The language its review e-mails are written in: the first it reads that the letter is in."""
+        return next((language for language in self.review_languages if language in campaign_languages),
+                    campaign_languages[0])
 
 
 @dataclass(frozen=True)

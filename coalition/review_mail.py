@@ -245,8 +245,9 @@ def _send_reviews(checked: CheckedCampaign, folder: Path, links: dict[str, str |
                 email = decision.email
                 assert email is not None
                 if decision.latest is None:
-                    ledger.plan(email.organisation, email.message_id, Kind.REVIEW, campaign.languages[0], email.draft,
-                                [(email.contact, Role.TO)])
+                    signatory = next(item for item in campaign.signatories if item.id == email.organisation)
+                    ledger.plan(email.organisation, email.message_id, Kind.REVIEW,
+                                signatory.review_language(campaign.languages), email.draft, [(email.contact, Role.TO)])
                 else:  # planned in an earlier run of this round and not sent: the same message, to today's contact
                     ledger.update_addresses(decision.latest.id, [(email.contact, Role.TO)], email.draft)
             wanted = {decision.email.message_id for decision in going if decision.email}

@@ -362,6 +362,9 @@ SIGNATORY = Record(
     Field("contact", Email(), "where review requests and proofs are sent; an example.org address marks one that "
           "the coalition has not filled in yet"),
     Field("website", Url(), "the organisation's website", required=False),
+    Field("review_languages", ListOf(Language()), "the languages its reviewers read, most preferred first: its "
+          "review e-mails are written in the first of them that the campaign's letter is in; default, and when "
+          "none is: the campaign's original language", required=False),
 )
 
 REFERENCE = Record(

@@ -114,6 +114,22 @@ def test_each_organisation_whose_approval_is_not_current_gets_its_link_and_the_p
     assert "0 sent, 0 waiting for a later run" in second.output
 
 
+def test_an_organisation_gets_its_review_email_in_the_first_language_it_reads_that_the_letter_is_in(root, smtp):
+    edit(root / "signatories/fidh.yaml", "contact: fidh@example.org", "contact: fidh@example.org\n"
+         "review_languages: [kk, ru, en]  # no Kazakh letter: Russian")
+    edit(root / "signatories/omct.yaml", "contact: omct@example.org", "contact: omct@example.org\n"
+         "review_languages: [de]  # not a language of the letter: the original's")
+    assert proof(root, port=smtp.port).exit_code == 0
+    mail = received(smtp)
+    [russian], [english] = mail[contact("fidh")], mail[contact("omct")]
+    assert russian["Subject"].startswith("На согласование: ")
+    text = russian.get_body(("plain",)).get_content()
+    assert text.splitlines()[0] == "Уважаемые коллеги из Международная федерация за права человека (FIDH)!"
+    assert english["Subject"].startswith("For approval: ")
+    languages = {item.recipient: item.language for item in read_status(root / "letters" / CAMPAIGN).reviews}
+    assert languages["fidh"] == "ru" and languages["omct"] == "en"
+
+
 def test_a_new_proof_round_sends_again_to_those_whose_state_changed(root, smtp, cli):
     assert proof(root, port=smtp.port).exit_code == 0
     first = {recipients[0]: message_id for recipients, message_id, _ in smtp.messages}
@@ -145,7 +161,9 @@ def test_review_emails_are_kept_apart_from_the_letters_in_the_ledger_status_and_
     status = read_status(ledger.parent)
     assert status.deliveries == () and {item.recipient for item in status.reviews} == set(WAITING)
     shown = cli("status", CAMPAIGN, "--root", root, "--out", tmp_path / "final")
-    assert "addresses: 0 delivered" in shown.output and "review" not in shown.output.split("e-mail:")[1]
+    deliveries, reviews = shown.output.split("e-mail:")[1].split("review e-mails (the latest to each organisation):")
+    assert "addresses: 0 delivered" in deliveries and "review" not in deliveries
+    assert all(f"  {organisation}: sent to {contact(organisation)} on " in reviews for organisation in WAITING)
     built = cli("build", CAMPAIGN, "--root", root, "--out", tmp_path / "final", "--drop-pending")
     assert built.exit_code == 0, built.output
     dry = cli("send", CAMPAIGN, "--root", root, "--out", tmp_path / "final")
