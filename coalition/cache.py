@@ -1,12 +1,16 @@
 """A content-addressed cache of rendered PDFs, so that a rebuild renders only what changed.
 
 The key is a hash of the letter's HTML and of everything else that decides its PDF: every file of the style's
-folder (stylesheets, fonts, images), the WeasyPrint version and the PDF options. A hit is the very bytes an
+folder (stylesheets, fonts, images), the WeasyPrint, Pango and HarfBuzz versions, whether HarfBuzz's subsetter is
+there, and the PDF options. A hit is the very bytes an
 earlier render wrote, so a cached build is byte-identical to a fresh one.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 import json
 from importlib.metadata import version
@@ -14,6 +18,29 @@ from pathlib import Path
 
 from .files import remove_stale_temporaries, write_atomically
 from .model import PdfResult
+
+
+@functools.cache
+def native_libraries() -> str:
+    """The versions of the C libraries that lay out and subset fonts, found without importing WeasyPrint."""
+    # a PDF cached before libharfbuzz-subset was installed (or Pango upgraded) has other bytes than a fresh render
+    found = []
+    for name, function in (("pango-1.0", "pango_version_string"), ("harfbuzz", "hb_version_string"),
+                           ("harfbuzz-subset", "hb_subset_or_fail")):
+        path = ctypes.util.find_library(name)
+        try:
+            library = ctypes.CDLL(path) if path else None
+        except OSError:
+            library = None
+        symbol = getattr(library, function, None) if library is not None else None
+        if symbol is None:
+            found.append(f"{name} none")
+        elif function.endswith("version_string"):
+            symbol.restype = ctypes.c_char_p
+            found.append(f"{name} {symbol().decode()}")
+        else:
+            found.append(f"{name} present")
+    return ", ".join(found)
 
 
 class PdfCache:
@@ -24,7 +51,8 @@ class PdfCache:
         for shard in (folder.iterdir() if folder.is_dir() else ()):
             remove_stale_temporaries(shard)
         salt = hashlib.sha256()
-        salt.update(f"weasyprint {version('weasyprint')}\0{json.dumps(options, sort_keys=True)}\0".encode())
+        salt.update(f"weasyprint {version('weasyprint')}\0{native_libraries()}\0"
+                    f"{json.dumps(options, sort_keys=True)}\0".encode())
         for style_folder in style_folders:  # the style and every style it extends
             for path in sorted(style_folder.rglob("*")):
                 if path.is_file():

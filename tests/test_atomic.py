@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -320,3 +321,16 @@ def test_two_builds_started_together_both_succeed_and_leave_one_whole_build(proj
         assert process.returncode == 0 and "Traceback" not in errors, errors
     assert complete(out / "march-2020")
     assert sorted(path.name for path in out.iterdir()) == [".cache", "march-2020"]
+
+
+def test_a_pdf_cached_under_other_font_libraries_is_not_used(tmp_path, monkeypatch):
+    import coalition.cache as cache
+
+    style = tmp_path / "style"
+    style.mkdir()
+    (style / "style.css").write_text("p { margin: 0 }")
+    assert re.fullmatch(r"pango-1\.0 \d+\.\d+\.\d+, harfbuzz \d+\.\d+\.\d+, harfbuzz-subset (present|none)",
+                        cache.native_libraries())
+    here = cache.PdfCache(tmp_path / "cache", (style,), {}).key("<p>a letter</p>")
+    monkeypatch.setattr(cache, "native_libraries", lambda: "pango-1.0 1.50.12, harfbuzz 6.0.0, harfbuzz-subset none")
+    assert cache.PdfCache(tmp_path / "cache", (style,), {}).key("<p>a letter</p>") != here  # fontTools' subsets
