@@ -105,14 +105,23 @@ def new(campaign, languages, style, root):
 @main.command()
 @CAMPAIGN
 @ROOT
+@click.option("--no-layout", is_flag=True,
+              help="Check the data, letters and templates only, in a moment, without laying out any page.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Processes that lay out the letters.  [default: all cores]")
 @report_errors
-def check(campaign, root):
-    """Check CAMPAIGN's data and letters, reporting every problem at once; writes nothing."""
+def check(campaign, root, no_layout, jobs):
+    """Check CAMPAIGN as the final build would, reporting every problem at once; writes nothing.
+
+    Every letter is laid out in memory, so a footnote that cannot be placed on its call's page, or text that
+    would run off the page, is found here. Approvals still missing are warnings: the build stops on them."""
     from .usecases import check as check_campaign
 
-    report = check_campaign(campaign, root=root)
+    report = check_campaign(campaign, root=root, layout=not no_layout, jobs=jobs or os.cpu_count() or 1)
     print_warnings(report.warnings)
-    click.echo(f"{campaign}: no problems found ({report.letters} letters to build).")
+    laid_out = (f"; {report.laid_out} PDFs laid out, address pages included" if not no_layout
+                else "; pages not laid out (--no-layout)")
+    click.echo(f"{campaign}: no problems found ({report.letters} letters to build{laid_out}).")
 
 
 @main.command()

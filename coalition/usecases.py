@@ -260,16 +260,36 @@ def make_proofs(opened: CheckedCampaign, out: Path, now: datetime.datetime | Non
 
 @dataclass(frozen=True)
 class CheckReport:
-    """What `check` found: how many letters a build would make, and the warnings."""
+    """What `check` found: how many letters a build would make, how many were laid out, and the warnings."""
 
     letters: int
     warnings: tuple[Problem, ...]
+    laid_out: int = 0
 
 
-def check(campaign_id: str, root: Path = Path(".")) -> CheckReport:
-    """Load, compose and check `campaign_id` as the final build would, without rendering or writing."""
+def check(campaign_id: str, root: Path = Path("."), layout: bool = True, jobs: int = 1) -> CheckReport:
+    """Check `campaign_id` as the final build would, writing nothing: data, letters, templates and, with `layout`,
+    every letter laid out in memory (footnotes on their call's page, nothing off the page)."""
     opened = open_campaign(root, campaign_id, final=True)
-    return CheckReport(sum(len(recipient.languages) for recipient in opened.campaign.recipients), opened.warnings)
+    campaign = opened.campaign
+    problems = Problems(root.resolve(), warnings=list(opened.warnings))
+    pending = Problems(root.resolve())
+    built = [language for language in campaign.languages
+             if any(language in recipient.languages for recipient in campaign.recipients)]
+    try:  # the approvals still missing do not make the data wrong: the build stops on them, so say so here
+        signed_by_approvers(campaign, {language: opened.proofs[language] for language in built}, opened.approvals,
+                            pending, drop_pending=False)
+    except CoalitionError:
+        for problem in pending.found:
+            problems.warn(problem.file, problem.line, f"{problem.message}: the final build stops until it does",
+                          problem.hint)
+    laid_out = 0
+    if layout:  # signed by every organisation, as the letter will be once all approve
+        rendered, _ = render_letters(campaign, opened.letters, problems, RenderOptions(jobs=jobs, cache=None))
+        problems.check()
+        laid_out = len(rendered)
+    return CheckReport(sum(len(recipient.languages) for recipient in campaign.recipients), tuple(problems.warnings),
+                       laid_out)
 
 
 def translated(campaign_id: str, language: str, root: Path = Path(".")) -> Path:

@@ -120,7 +120,32 @@ def test_usage_errors_exit_2(cli):
 def test_check_reports_without_writing(cli, project, tmp_path):
     result = cli("check", "march-2020", "--root", project)
     assert result.exit_code == 0
-    assert "march-2020: no problems found (5 letters to build)." in result.output
+    assert "march-2020: no problems found (5 letters to build; 6 PDFs laid out, address pages included)." in \
+        result.output
+    assert sorted(path.name for path in project.iterdir()) == ["letters", "signatories", "styles"]
+
+
+def test_check_lays_out_every_letter_and_finds_text_the_build_would_refuse(cli, project):
+    with (project / "styles/coalition/letter.css").open("a") as css:
+        css.write("\n.body p { white-space: nowrap }\n")  # approved text, a style gone wrong
+    result = cli("check", "march-2020", "--root", project)
+    assert result.exit_code == 1, result.output
+    assert "letters/march-2020/letter.en.md: the en letter of campaign 'march-2020' to 'president': text runs off " \
+           "page 1" in result.stderr
+    assert "letter.ru.md" in result.stderr and "letter.ky.md" in result.stderr
+    quick = cli("check", "march-2020", "--root", project, "--no-layout")
+    assert quick.exit_code == 0 and "pages not laid out (--no-layout)" in quick.output
+
+
+def test_check_warns_of_each_approval_still_missing(cli, project):
+    history = project / "letters/march-2020/approvals.yaml"
+    history.write_text("".join(line for line in history.read_text().splitlines(True)
+                               if "organisation: omct, language: en," not in line))
+    result = cli("check", "march-2020", "--root", project, "--no-layout")
+    assert result.exit_code == 0, result.output
+    assert "omct has not approved the current en proof en-" in result.stderr
+    assert "the final build stops until it does" in result.stderr
+    assert "fidh has not approved" not in result.stderr
 
 
 def test_python_dash_m_and_help(tmp_path):

@@ -63,7 +63,8 @@ def test_a_new_campaign_lists_what_to_fill_in_then_passes_check(cli, project):
         assert cli("translated", "ua-1-25", language, "--root", project).exit_code == 0
     result = cli("check", "ua-1-25", "--root", project)
     assert result.exit_code == 0, result.stderr
-    assert "no problems found (3 letters to build)" in result.output
+    assert "no problems found (3 letters to build; 3 PDFs laid out" in result.output  # Arabic and Chinese too
+    assert "amnesty-international has not approved the current en proof" in result.stderr  # none has, yet
 
 
 def test_new_refuses_what_it_cannot_make_and_writes_nothing(cli, project):
