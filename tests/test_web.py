@@ -109,6 +109,10 @@ def test_a_reviewer_approves_from_the_link_in_an_emailed_review_and_the_final_bu
     assert "ip: \"127.0.0.1\"" in last and "HeadlessChrome" in last
     built = cli("build", CAMPAIGN, "--root", root, "--out", tmp_path / "final")
     assert built.exit_code == 0, built.output
+    driver.get(site["server"].dashboard)
+    after_navigation(driver, driver.find_element(By.LINK_TEXT, CAMPAIGN).click)
+    reviews = driver.find_element(By.XPATH, "//section[h2[text()='Review e-mails']]").text
+    assert "omct: sent to omct@example.org on " in reviews
 
 
 def test_request_changes_shows_on_the_dashboard_with_its_comment(site, driver, cli):
