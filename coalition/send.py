@@ -725,8 +725,7 @@ def _report(build: FinalBuild, status: LedgerStatus, current: set[str], decision
 
 
 def confirm_arrived(campaign: Campaign, recipient: str, by: str, review: bool = False) -> str:
-    """Record that a person confirmed the in-doubt message to `recipient` (an organisation's review e-mail, with
-    `review`) arrived; what was recorded."""
+    """Record that a person confirmed the in-doubt letter (or `review` e-mail) to `recipient` arrived; what was said."""
     campaign_id = campaign.id
     if not by.strip():
         raise Refused("--by: say who confirmed that it arrived")

@@ -268,8 +268,7 @@ class CheckReport:
 
 
 def check(campaign_id: str, root: Path = Path("."), layout: bool = True, jobs: int = 1) -> CheckReport:
-    """Check `campaign_id` as the final build would, writing nothing: data, letters, templates and, with `layout`,
-    every letter laid out in memory (footnotes on their call's page, nothing off the page)."""
+    """Check `campaign_id` as the final build would (with `layout`, every letter laid out in memory); writes nothing."""
     opened = open_campaign(root, campaign_id, final=True)
     campaign = opened.campaign
     problems = Problems(root.resolve(), warnings=list(opened.warnings))
