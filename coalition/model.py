@@ -42,15 +42,6 @@ class Localized:
         """The text in `language`, or the original."""
         return dict(self.entries).get(language, self.entries[0][1])
 
-    def has(self, language: str) -> bool:
-        """Whether a form of its own exists for `language` (plain text counts for every language)."""
-        return self.entries[0][0] == "" or language in dict(self.entries)
-
-    @classmethod
-    def plain(cls, text: str) -> Localized:
-        """The same text in every language."""
-        return cls((("", text),))
-
 
 @dataclass(frozen=True)
 class Signatory:
