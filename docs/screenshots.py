@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from helpers import copy_project, edit  # noqa: E402
+from mta import Recorder, start_recorder  # noqa: E402
 from webtools import Server, browser, coalition, free_port, review_link  # noqa: E402
 
 from coalition.load import load_campaign  # noqa: E402
@@ -35,8 +36,14 @@ def second_round(root: Path, port: int, secret: Path) -> None:
     edit(root / "letters" / CAMPAIGN / "letter.en.md", "a very challenging time", "a very difficult time")
     for language in ("ru", "ky"):
         coalition("translated", CAMPAIGN, language, "--root", root)
-    coalition("proof", CAMPAIGN, "--root", root, "--out", root / "out", "--base-url", f"http://127.0.0.1:{port}",
-              "--secret-file", secret)
+    mail = Recorder()  # the review e-mails go to a real SMTP server on 127.0.0.1, so the dashboard lists them
+    server = start_recorder(mail)
+    try:
+        coalition("proof", CAMPAIGN, "--root", root, "--out", root / "out", "--base-url", f"http://127.0.0.1:{port}",
+                  "--secret-file", secret, "--send-reviews", "--yes", "--smtp-host", "127.0.0.1", "--smtp-port",
+                  mail.port, "--smtp-security", "none")
+    finally:
+        server.stop()
     campaign = load_campaign(root, CAMPAIGN, Problems(root))
     proof = next((root / "out" / f"{CAMPAIGN}.proof").glob("march-2020-proof-en-*.pdf")).stem.split("proof-")[1]
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
