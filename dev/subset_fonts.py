@@ -76,11 +76,12 @@ def main() -> None:
     for name in ("NotoNaskhArabic-Regular", "NotoNaskhArabic-Bold", "NotoSerifHebrew-Regular",
                  "NotoSerifHebrew-Bold", "NotoSerifDevanagari-Regular", "NotoSerifDevanagari-Bold"):
         write_subset(TTFont(NOTO / f"{name}.ttf"), None, OUT / f"{name}.ttf")
-    collection = TTCollection(NOTO_CJK / "NotoSerifCJK-Regular.ttc")
-    simplified = next(font for font in collection.fonts if "SC" in font["name"].getDebugName(1))
-    # one face for zh-Hans, zh-Hant, ja and ko: its 'locl' feature gives each language its own glyph forms
-    write_subset(simplified, cjk_characters(), OUT / "NotoSerifCJKsc-Regular.woff2",
-                 ("locl", "ccmp", "kern", "vert", "halt", "palt"))
+    for weight in ("Regular", "Bold"):  # bold too: emphasis in a Chinese letter must not print as regular text
+        collection = TTCollection(NOTO_CJK / f"NotoSerifCJK-{weight}.ttc")
+        simplified = next(font for font in collection.fonts if "SC" in font["name"].getDebugName(1))
+        # one family for zh-Hans, zh-Hant, ja and ko: its 'locl' feature gives each language its own glyph forms
+        write_subset(simplified, cjk_characters(), OUT / f"NotoSerifCJKsc-{weight}.woff2",
+                     ("locl", "ccmp", "kern", "vert", "halt", "palt"))
     copyright = Path("/usr/share/doc/fonts-noto-core/copyright").read_text()
     licence = copyright[copyright.index("License: OFL-1.1\n", copyright.index("Files: *")):]
     (OUT / "LICENSE-Noto.txt").write_text(

@@ -181,8 +181,8 @@ def test_a_font_of_the_machines_in_a_pdf_stops_the_build(tmp_path, monkeypatch):
 
     write_project(tmp_path, ["en", "zh-Hans"])
     style = tmp_path / "styles/base/style.yaml"
-    style.write_text(style.read_text(encoding="utf-8").replace("  - fonts/NotoSerifCJKsc-Regular.woff2\n", ""),
-                     encoding="utf-8")
+    style.write_text("".join(line for line in style.read_text(encoding="utf-8").splitlines(True)
+                             if "fonts/NotoSerifCJKsc-" not in line), encoding="utf-8")  # regular and bold
     monkeypatch.setattr(pipeline, "check_glyphs", lambda *arguments: None)
     approve_everything(tmp_path)
     with pytest.raises(DataError) as error:
@@ -220,3 +220,30 @@ def test_the_address_page_of_a_right_to_left_reader_runs_right_to_left(tmp_path)
     address = [line for line in lines if any(part in line[2] for part in ("سفارة", "النيل", "القاهرة"))]
     assert len(address) == 3, lines
     assert all(abs(right - window_right) < 6 for _, right, _ in address), address
+
+
+@pytest.mark.parametrize("language", ["zh-Hans", "ja"])
+def test_bold_chinese_and_japanese_are_printed_in_the_bold_face(tmp_path, language):
+    """The same characters, plain then bold: the bold ones carry clearly more ink (a regular face drawn for bold
+    text would carry the same)."""
+    from PIL import ImageStat
+
+    from helpers import copy_project
+    from letters_in_process import LetterPress
+
+    press = LetterPress(copy_project(tmp_path / "project"), "coalition")
+    result, problems = press.render("释放人权捍卫者 **释放人权捍卫者**\n", language)
+    assert not problems.found and not result.layout
+    page = pypdfium2.PdfDocument(result.pdf)[0]
+    scale = 4
+    image = page.render(scale=scale, grayscale=True).to_pil()
+    text_page = page.get_textpage()
+    ink: list[float] = []
+    for index in range(text_page.count_chars()):
+        if text_page.get_text_range(index, 1) == "释":
+            left, bottom, right, top = text_page.get_charbox(index)
+            box = image.crop((int(left * scale), int((page.get_height() - top) * scale),
+                              int(right * scale), int((page.get_height() - bottom) * scale)))
+            ink.append(255 - ImageStat.Stat(box).mean[0])
+    plain, bold = ink
+    assert bold > 1.25 * plain, (plain, bold)
