@@ -72,10 +72,12 @@ class PdfCache:
             info = json.loads(meta.read_text())
         except (OSError, ValueError):
             return None
+        fonts = info.get("fonts") if isinstance(info, dict) else None
         if not isinstance(info, dict) or not isinstance(info.get("pages"), int) or \
-                hashlib.sha256(data).hexdigest() != info.get("sha256"):
-            return None  # a damaged entry is rendered again, and replaced
-        return PdfResult(data, info["pages"], (), ())
+                hashlib.sha256(data).hexdigest() != info.get("sha256") or not isinstance(fonts, list) or \
+                not all(isinstance(name, str) for name in fonts):
+            return None  # a damaged (or older) entry is rendered again, and replaced
+        return PdfResult(data, info["pages"], (), (), (), tuple(fonts))
 
     def put(self, key: str, result: PdfResult) -> None:
         """Keep a clean render (one with no refusals, warnings or layout faults).
@@ -84,7 +86,7 @@ class PdfCache:
         """
         if result.refused or result.warnings or result.layout:
             return
-        info = {"pages": result.pages, "sha256": hashlib.sha256(result.pdf).hexdigest()}
+        info = {"pages": result.pages, "sha256": hashlib.sha256(result.pdf).hexdigest(), "fonts": list(result.fonts)}
         try:
             write_atomically(self.folder / key[:2] / f"{key}.pdf", result.pdf)
             write_atomically(self.folder / key[:2] / f"{key}.json", json.dumps(info).encode())

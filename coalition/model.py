@@ -339,3 +339,4 @@ class PdfResult:
     refused: tuple[str, ...]
     warnings: tuple[str, ...]
     layout: tuple[LayoutFault, ...] = ()  # footnotes off their call's page, text off the page
+    fonts: tuple[str, ...] = ()  # the fonts embedded, as the PDF names them: "Letter-Serif-Bold"

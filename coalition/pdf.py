@@ -142,7 +142,11 @@ class PdfWriter:
                     break
             pdf = document.write_pdf(**options)
         said = tuple(message for message in self.collector.messages if FONTTOOLS_FALLBACK not in message)
-        return PdfResult(pdf, len(document.pages), tuple(self.fetcher.refused), said, faults)
+        # the fonts WeasyPrint embedded, named as in the PDF's BaseFont ("/ABCDEF+Family-Style"), without reading
+        # the PDF back
+        fonts = tuple(dict.fromkeys(font.name.decode().lstrip("/").split("+")[-1]
+                                    for font in document.fonts.values()))
+        return PdfResult(pdf, len(document.pages), tuple(self.fetcher.refused), said, faults, fonts)
 
 
 def laid_out_pages(document) -> tuple[LaidOutPage, ...]:

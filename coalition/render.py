@@ -167,7 +167,7 @@ class Renderer:
         for message in result.warnings:
             if not any(url in message for url in result.refused):
                 self.problems.add(style.folder / "style.yaml", 0, f"rendering problem: {message}")
-        for name in foreign_fonts(result.pdf, style):
+        for name in foreign_fonts(result.fonts, style):
             self.problems.add(style.folder / "style.yaml", 0, f"WeasyPrint drew some text in {name}, a font of this "
                               "machine's that the style does not ship", "add a font with those characters to "
                               "'fallback_fonts', and end every font-family with var(--fallback-fonts)")
@@ -225,10 +225,14 @@ def check_templates(campaign: Campaign, letters: dict, problems: Problems) -> No
         return
     renderer = Renderer(campaign, problems)
     annexed = True
+    proofed = set()
     for recipient in campaign.recipients:
         for language in recipient.languages:
             if language in letters and language in campaign.letterhead.strings:
                 renderer.html(letters[language], recipient)
+                if language in proofed:
+                    continue  # a proof is made once per language, for its first reader (see render_proofs)
+                proofed.add(language)
                 proof = renderer.html(letters[language], recipient, proof="en-0000000000")
                 annexed = annexed and (proof is None or 'class="proof-annex"' in proof)
     if not annexed:  # the signatories approve who the letter goes to: the proof must show them
