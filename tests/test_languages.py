@@ -7,7 +7,10 @@ import ctypes
 import datetime
 import difflib
 import email
+import os
 import re
+import subprocess
+import sys
 from email import policy
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import pypdfium2
 import pypdfium2.raw as pdfium_c
 import pytest
 import yaml
+from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
 from coalition.languages import is_right_to_left, long_date, plural_category
@@ -175,21 +179,50 @@ def test_plurals_follow_cldr():
 
 def test_a_font_of_the_machines_in_a_pdf_stops_the_build(tmp_path, monkeypatch):
     """Behind the glyph check, the build reads the embedded fonts back: without the CJK fallback (and with the
-    check switched off) WeasyPrint would draw Chinese in a system font, and the build refuses."""
-    import coalition.usecases as pipeline
-    from coalition.errors import DataError
+    check switched off) WeasyPrint would draw Chinese in a system font, and the build refuses.
 
+    The machine's font is the test's own: a fontconfig file adds a folder holding a copy of the CJK face, so the
+    test does not depend on what this machine has installed. Fontconfig reads its file once per process, hence
+    the child process.
+    """
     write_project(tmp_path, ["en", "zh-Hans"])
     style = tmp_path / "styles/base/style.yaml"
     style.write_text("".join(line for line in style.read_text(encoding="utf-8").splitlines(True)
                              if "fonts/NotoSerifCJKsc-" not in line), encoding="utf-8")  # regular and bold
+    import coalition.usecases as pipeline
+
     monkeypatch.setattr(pipeline, "check_glyphs", lambda *arguments: None)
     approve_everything(tmp_path)
-    for _ in range(2):  # and again, its PDFs now in the cache: a cached PDF is judged by the fonts it embeds too
-        with pytest.raises(DataError) as error:
-            pipeline.build("every-language", root=tmp_path, out=tmp_path / "out", jobs=1, cache=True)
-        assert "a font of this machine's that the style does not ship" in str(error.value)
-        assert not (tmp_path / "out" / "every-language").exists()
+    machine_fonts = tmp_path / "machine-fonts"
+    machine_fonts.mkdir()
+    face = TTFont(REPO / "styles/base/fonts/NotoSerifCJKsc-Regular.woff2")
+    face.flavor = None  # as a machine has it: HarfBuzz, which reads the machine's fonts, cannot read WOFF2
+    face.save(machine_fonts / "NotoSerifCJKsc-Regular.otf")
+    (tmp_path / "fonts.conf").write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f'<dir>{machine_fonts}</dir><cachedir>{tmp_path / "fontconfig-cache"}</cachedir></fontconfig>')
+    child = (
+        "import sys\n"
+        "import coalition.usecases as pipeline\n"
+        "from coalition.errors import DataError\n"
+        "pipeline.check_glyphs = lambda *arguments: None\n"
+        "root = __import__('pathlib').Path(sys.argv[1])\n"
+        "for _ in range(2):  # and again, its PDFs now in the cache: a cached PDF is judged by its fonts too\n"
+        "    try:\n"
+        "        pipeline.build('every-language', root=root, out=root / 'out', jobs=1, cache=True)\n"
+        "    except DataError as error:\n"
+        "        print(error, end='\\n---\\n')\n"
+        "    else:\n"
+        "        print('built', end='\\n---\\n')\n")
+    environment = {**os.environ, "FONTCONFIG_FILE": str(tmp_path / "fonts.conf")}
+    ran = subprocess.run([sys.executable, "-c", child, str(tmp_path)], capture_output=True, text=True,
+                         env=environment, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    first, second, _ = ran.stdout.split("---\n")
+    for said in (first, second):
+        assert "drew some text in Noto-Serif-CJK-SC, a font of this machine's that the style does not ship" in said
+    assert not (tmp_path / "out" / "every-language").exists()
 
 
 def test_review_emails_are_written_in_the_campaigns_first_language(cli, tmp_path):
