@@ -77,9 +77,10 @@ class ReviewEmail:
     @property
     def summary(self) -> str:
         """One line for people: where it stands and, when a person must act, what to do."""
+        if self.state is DeliveryState.CONFIRMED:  # it went out in doubt, so the ledger has no day it arrived
+            return f"sent to {self.address} ({self.reply})" if self.reply else f"sent to {self.address} (confirmed)"
         if self.state.done:
-            return f"sent to {self.address} on {self.sent_on}" + (" (confirmed)" if self.state is
-                                                                   DeliveryState.CONFIRMED else "")
+            return f"sent to {self.address} on {self.sent_on}"
         if self.state is DeliveryState.IN_DOUBT:
             return (f"in doubt (to {self.address}): ask {self.organisation} whether it arrived, then 'coalition "
                     f"confirm {self.campaign} {self.organisation} --review --by NAME'")

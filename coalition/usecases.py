@@ -130,6 +130,9 @@ def signed_by_approvers(campaign: Campaign, proofs: dict[str, Proof], approvals:
         message = f"{signatory} has not approved the current {language} proof {proof_id}{was}"
         hint = (f"send it the proof ('coalition proof {campaign.id}'), record its approval with 'coalition approve "
                 f"{campaign.id} {signatory} {proof_id} --by NAME', or build with --drop-pending")
+        if state.state is State.WITHDRAWN:  # it will not approve: only leaving it off moves the letter on
+            hint = (f"take {signatory} out of the signatories in campaign.yaml, or build with --drop-pending "
+                    f"to leave it off")
         line = state.last.line if state.last else 0
         if drop_pending:
             problems.warn(path, line, f"{message}; left off the {language} letters")
@@ -279,9 +282,9 @@ def check(campaign_id: str, root: Path = Path("."), layout: bool = True, jobs: i
         signed_by_approvers(campaign, {language: opened.proofs[language] for language in built}, opened.approvals,
                             pending, drop_pending=False)
     except CoalitionError:
-        for problem in pending.found:
-            problems.warn(problem.file, problem.line, f"{problem.message}: the final build stops until it does",
-                          problem.hint)
+        for problem in pending.found:  # already relative to the root: warn() would resolve it again
+            problems.warnings.append(dataclasses.replace(problem, message=f"{problem.message}; the final build "
+                                                                          f"stops on it"))
     laid_out = 0
     if layout:  # signed by every organisation, as the letter will be once all approve
         rendered, _ = render_letters(campaign, opened.letters, problems, RenderOptions(jobs=jobs, cache=None))

@@ -124,8 +124,10 @@ def test_the_build_refuses_an_organisation_that_withdrew_or_asked_for_changes(cl
                     "changes-requested, by: \"C\", comment: \"paragraph 2\", via: {command-line: \"test\"}}\n")
     result = cli("build", "march-2020", "--root", project, "--out", tmp_path / "out")
     assert result.exit_code == 1
-    assert "omct has not approved the current ru proof ru-608337855e (it withdrew from the letter)" in result.stderr
-    assert "fidh has not approved the current en proof en-d2d6d81eea (it asked for changes)" in result.stderr
+    assert "omct has not approved the current ru proof ru-608337855e (it withdrew from the letter) (take omct out " \
+           "of the signatories in campaign.yaml, or build with --drop-pending" in result.stderr
+    assert "fidh has not approved the current en proof en-d2d6d81eea (it asked for changes) (send it the proof" \
+        in result.stderr
 
 
 def test_the_old_format_is_named_and_upgraded_with_the_same_meaning(cli, project):

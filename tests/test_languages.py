@@ -178,20 +178,17 @@ def test_plurals_follow_cldr():
 
 
 def test_a_font_of_the_machines_in_a_pdf_stops_the_build(tmp_path, monkeypatch):
-    """Behind the glyph check, the build reads the embedded fonts back: without the CJK fallback (and with the
-    check switched off) WeasyPrint would draw Chinese in a system font, and the build refuses.
-
-    The machine's font is the test's own: a fontconfig file adds a folder holding a copy of the CJK face, so the
-    test does not depend on what this machine has installed. Fontconfig reads its file once per process, hence
-    the child process.
-    """
+    """Without the CJK fallback and the glyph check, Chinese drawn in a machine's font stops the build."""
+    # The build looks at the fonts WeasyPrint embedded. The machine's font is the test's own: a fontconfig file
+    # adds a folder holding a copy of the CJK face, so the test does not depend on what this machine has
+    # installed. Fontconfig reads its file once per process, hence the child process.
     write_project(tmp_path, ["en", "zh-Hans"])
     style = tmp_path / "styles/base/style.yaml"
     style.write_text("".join(line for line in style.read_text(encoding="utf-8").splitlines(True)
                              if "fonts/NotoSerifCJKsc-" not in line), encoding="utf-8")  # regular and bold
     import coalition.usecases as pipeline
 
-    monkeypatch.setattr(pipeline, "check_glyphs", lambda *arguments: None)
+    monkeypatch.setattr(pipeline, "check_glyphs", lambda *arguments: None)  # approving opens the campaign too
     approve_everything(tmp_path)
     machine_fonts = tmp_path / "machine-fonts"
     machine_fonts.mkdir()

@@ -226,8 +226,10 @@ def test_refused_deferred_and_in_doubt_are_reported_and_only_a_deferred_one_goes
     assert fourth.exit_code == 0, fourth.output  # nothing is left for a person, and nothing more is sent
     assert sum(len(messages) for messages in received(smtp).values()) == 3
     status = cli("status", CAMPAIGN, "--root", root, "--out", root / "out")
-    assert "human-rights-watch: sent to human-rights-watch@example.org on " in status.output
-    assert "(confirmed)" in status.output
+    assert "human-rights-watch: sent to human-rights-watch@example.org (confirmed arrived by Coordinator)" in \
+        status.output
+    assert re.search(r"fidh: sent to review@fidh\.example\.org on \d{4}-\d\d-\d\d\n", status.output)
+    assert "None" not in status.output
 
 
 def test_refused_before_anything_without_links_or_with_a_revoked_link(root, smtp, cli):
