@@ -1,9 +1,9 @@
 """A content-addressed cache of rendered PDFs, so that a rebuild renders only what changed.
 
 The key is a hash of the letter's HTML and of everything else that decides its PDF: every file of the style's
-folder (stylesheets, fonts, images), the WeasyPrint, Pango and HarfBuzz versions, whether HarfBuzz's subsetter is
-there, and the PDF options. A hit is the very bytes an
-earlier render wrote, so a cached build is byte-identical to a fresh one.
+folder (stylesheets, fonts, images), the pipeline's own stylesheet and writer, the WeasyPrint, Pango and HarfBuzz
+versions, whether HarfBuzz's subsetter is there, and the PDF options. A hit is the very bytes an earlier render
+wrote, so a cached build is byte-identical to a fresh one.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ from pathlib import Path
 
 from .files import remove_stale_temporaries, write_atomically
 from .model import PdfResult
+
+
+# The stylesheet laid over every letterhead and the writer that re-lays out pages: a PDF cached by an older
+# version of either is not what this version would print.
+RENDERING_FILES = (Path(__file__).parent / "layout.css", Path(__file__).parent / "pdf.py")
 
 
 @functools.cache
@@ -53,6 +58,8 @@ class PdfCache:
         salt = hashlib.sha256()
         salt.update(f"weasyprint {version('weasyprint')}\0{native_libraries()}\0"
                     f"{json.dumps(options, sort_keys=True)}\0".encode())
+        for path in RENDERING_FILES:
+            salt.update(path.read_bytes() + b"\0")
         for style_folder in style_folders:  # the style and every style it extends
             for path in sorted(style_folder.rglob("*")):
                 if path.is_file():

@@ -323,6 +323,19 @@ def test_two_builds_started_together_both_succeed_and_leave_one_whole_build(proj
     assert sorted(path.name for path in out.iterdir()) == [".cache", "march-2020"]
 
 
+def test_a_pdf_cached_by_another_version_of_the_pipelines_stylesheet_is_not_used(tmp_path, monkeypatch):
+    import coalition.cache as cache
+
+    style = tmp_path / "style"
+    style.mkdir()
+    (style / "style.css").write_text("p { margin: 0 }")
+    here = cache.PdfCache(tmp_path / "cache", (style,), {}).key("<p>a letter</p>")
+    older = tmp_path / "layout.css"
+    older.write_text(cache.RENDERING_FILES[0].read_text().replace("break-word", "anywhere"))
+    monkeypatch.setattr(cache, "RENDERING_FILES", (older, *cache.RENDERING_FILES[1:]))
+    assert cache.PdfCache(tmp_path / "cache", (style,), {}).key("<p>a letter</p>") != here
+
+
 def test_a_pdf_cached_under_other_font_libraries_is_not_used(tmp_path, monkeypatch):
     import coalition.cache as cache
 
