@@ -307,13 +307,14 @@ def links(campaign, root, base_url, secret_file, revoke, regenerate):
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="The port to listen on.")
 @BASE_URL
 @SECRET_FILE
+@click.option("--debug", is_flag=True, help="Log the traceback of an unexpected error, for a bug report.")
 @report_errors
-def serve(root, out, host, port, base_url, secret_file):
+def serve(root, out, host, port, base_url, secret_file, debug):
     """Serve the review pages and the coordinator's dashboard for the campaigns under ROOT."""
     from .web.app import serve as run
 
     run(root, out, host, port, base_url or f"http://{host}:{port}", secret_path_option(secret_file),
-        announce=click.echo)
+        announce=click.echo, debug=debug)
 
 
 def secret_path_option(secret_file: Path | None) -> Path:

@@ -202,3 +202,32 @@ def test_nine_organisations_approving_at_once_through_their_pages_are_all_record
     after = history.read_text().splitlines()
     assert after[:len(before)] == before
     assert sorted(line.split('by: "Person of ')[1].split('"')[0] for line in after[len(before):]) == sorted(links)
+
+
+def test_an_unexpected_error_is_one_page_for_the_visitor_and_one_line_in_the_log(served, monkeypatch):
+    import logging
+
+    import coalition.web.pages as pages
+
+    def broken(*arguments):
+        raise RuntimeError("a bug in the page")
+
+    monkeypatch.setattr(pages, "review_page", broken)
+    lines: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = lines.append  # type: ignore[method-assign]
+    loggers = [logging.getLogger(name) for name in ("coalition.web", "uvicorn.error", "uvicorn")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        status, headers, body = fetch(served["link"])
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+    assert status == 500 and "Something went wrong" in body and "Traceback" not in body
+    assert {name.lower(): value for name, value in headers.items()}["referrer-policy"] == "no-referrer"
+    errors = [record for record in lines if record.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is None, [record.getMessage() for record in errors]
+    said = errors[0].getMessage()
+    assert "RuntimeError: a bug in the page" in said and "--debug" in said
+    assert served["link"].rsplit("/", 1)[1] not in said  # the token never reaches the log

@@ -245,7 +245,10 @@ def create_app(settings: Settings) -> SecurityHeaders:
                             "can see what it is with 'coalition check'. Please try again later.", reload=False)
 
     async def server_error(request: Request, error: Exception) -> Response:
-        log.exception("error serving %s", TOKEN_IN_PATH.sub(r"/\1/…", request.url.path))
+        log.error("unexpected error serving %s: %s: %s (the visitor was shown an error page; 'coalition serve "
+                  "--debug' logs the traceback for a bug report)", TOKEN_IN_PATH.sub(r"/\1/…", request.url.path),
+                  type(error).__name__, error)
+        log.debug("the traceback", exc_info=error)
         return page(request, "error.html.j2", code=500, title="Something went wrong",
                     message="The page could not be made. Nothing was recorded. Please try again later; if it "
                             "keeps happening, tell the coordinator.", reload=False)
@@ -305,13 +308,19 @@ class SecurityHeaders:
                 status.append(message["status"])
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not status:  # nothing answered yet: the server answers and logs it
+                raise
+            # Starlette raises again after its error page went out, for servers to log: server_error has logged
+            # it in one line, and uvicorn would add a traceback the coordinator cannot act on
         path = TOKEN_IN_PATH.sub(r"/\1/…", scope["path"])  # the token never reaches the log
         log.info("%s %s %s", scope["method"], path, status[0] if status else "-")
 
 
 def serve(root: Path, out: Path, host: str, port: int, base_url: str, secret_file: Path,
-          announce: Callable[[str], object] = print) -> None:
+          announce: Callable[[str], object] = print, debug: bool = False) -> None:
     """Run the service until interrupted, after printing the dashboard's link."""
     import uvicorn
 
@@ -321,7 +330,7 @@ def serve(root: Path, out: Path, host: str, port: int, base_url: str, secret_fil
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    log.setLevel(logging.DEBUG if debug else logging.INFO)
     announce(f"Serving {settings.root} on http://{host}:{port} (links use {settings.base_url})")
     announce(f"Coordinator's dashboard: {settings.base_url}/dashboard/{dashboard_token(settings.secret)}")
     # X-Forwarded-For is believed only from this machine: a TLS reverse proxy on it gives the client's address
