@@ -230,11 +230,10 @@ def check_templates(campaign: Campaign, letters: dict, problems: Problems) -> No
         for language in recipient.languages:
             if language in letters and language in campaign.letterhead.strings:
                 renderer.html(letters[language], recipient)
-                if language in proofed:
-                    continue  # a proof is made once per language, for its first reader (see render_proofs)
-                proofed.add(language)
-                proof = renderer.html(letters[language], recipient, proof="en-0000000000")
-                annexed = annexed and (proof is None or 'class="proof-annex"' in proof)
+                if language not in proofed:  # a proof is made once per language, for its first reader
+                    proofed.add(language)
+                    proof = renderer.html(letters[language], recipient, proof="en-0000000000")
+                    annexed = annexed and (proof is None or 'class="proof-annex"' in proof)
     if not annexed:  # the signatories approve who the letter goes to: the proof must show them
         problems.add(campaign.style.folder / campaign.style.template, 0, "the letter template does not include "
                      "proof-annex.html.j2, so proofs would not list the recipients",

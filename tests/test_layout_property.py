@@ -46,10 +46,14 @@ def letters(draw):
             text = text[:position] + [f"{call_tag(number)}[^{number}]"] + text[position:]
         sentence = " ".join(text)
         blocks.append(sentence[0].upper() + sentence[1:] + ".")
-    for number, length in enumerate(notes, start=1):
-        blocks.append(f"[^{number}]: {note_tag(number)} " + " ".join(vocabulary[index % len(vocabulary)]
-                                                                     for index in range(length)) + ".")
-    return style, language, "\n\n".join(blocks) + "\n", notes
+    return style, language, "\n\n".join(blocks + note_blocks(notes, vocabulary)) + "\n", notes
+
+
+def note_blocks(notes: list[int], vocabulary: list[str]) -> list[str]:
+    """The footnote definitions: note N tagged, then as many words as `notes` gives it."""
+    return [f"[^{number}]: {note_tag(number)} " + " ".join(vocabulary[index % len(vocabulary)]
+                                                          for index in range(length)) + "."
+            for number, length in enumerate(notes, start=1)]
 
 
 def crowded_letter(style: str, language: str) -> tuple[str, str, str, list[int]]:
@@ -57,10 +61,7 @@ def crowded_letter(style: str, language: str) -> tuple[str, str, str, list[int]]
     vocabulary = FILLER[language].split()
     notes = [60, 60, 110, 110, 110, 110]
     body = " ".join(f"{call_tag(number)}[^{number}]" for number in range(1, 7)) + " " + " ".join(vocabulary[:40])
-    blocks = [body + "."] + [f"[^{number}]: {note_tag(number)} " + " ".join(
-        vocabulary[index % len(vocabulary)] for index in range(length)) + "." for number, length in
-        enumerate(notes, start=1)]
-    return style, language, "\n\n".join(blocks) + "\n", notes
+    return style, language, "\n\n".join([body + "."] + note_blocks(notes, vocabulary)) + "\n", notes
 
 
 @pytest.fixture(scope="module")
